@@ -1,0 +1,71 @@
+"""The catalog cache: one key function per kind of data, jittered TTLs, one version to bump.
+
+Every cached catalog entry's key carries the catalog version. A write to a product or a category
+bumps it on commit, so every listing, search, home page and product detail built before the
+write is unreachable at once: no stale price outlives an edit. Redis down means misses, never
+errors (django-redis ignores its exceptions; see settings.CACHES).
+"""
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+VERSION_KEY = "catalog:version"
+
+
+def ttl(kind: str) -> int:
+    """Return the lifetime of `kind` in seconds, jittered so keys do not expire together."""
+    base = settings.CACHE_TTLS[kind]
+    spread = settings.CACHE_TTL_JITTER
+    return max(1, round(base * random.uniform(1 - spread, 1 + spread)))
+
+
+def catalog_version() -> int:
+    """Return the current catalog version, starting a new one if the cache lost it."""
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        # A fresh, never-used number: keys from before a flush can never be hit again.
+        cache.add(VERSION_KEY, time.time_ns(), timeout=None)
+        version = cache.get(VERSION_KEY) or 0
+    return version
+
+
+def bump_catalog_version() -> None:
+    """Make every cached catalog entry unreachable (call on commit of a catalog write)."""
+    cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+
+
+def _digest(params: dict[str, Any]) -> str:
+    canonical = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.blake2s(canonical.encode(), digest_size=12).hexdigest()
+
+
+def product_key(slug: str) -> str:
+    return f"catalog:{catalog_version()}:product:{slug}"
+
+
+def product_page_key(params: dict[str, Any]) -> str:
+    return f"catalog:{catalog_version()}:products:{_digest(params)}"
+
+
+def category_tree_key() -> str:
+    return f"catalog:{catalog_version()}:categories"
+
+
+def home_key() -> str:
+    return f"catalog:{catalog_version()}:home"
+
+
+def cached(key: str, kind: str, build: Callable[[], Any]) -> Any:
+    """Return the value under `key`, building and storing it (for `kind`'s TTL) on a miss."""
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, timeout=ttl(kind))
+    return value

@@ -1,0 +1,246 @@
+"""Catalog reads: querysets shaped for one page or endpoint, behind the catalog cache.
+
+Everything returned here is plain data (dicts and lists) so that it can be cached as it is and
+rendered by both the storefront templates and the API serializers.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db import connection
+from django.db.models import F, Q, QuerySet
+
+from catalog import cache as catalog_cache
+from catalog.exceptions import CategoryNotFound, PageNotFound, ProductNotFound
+from catalog.models import Category, Product
+
+ORDERINGS = {
+    "newest": ("-created_at", "-pk"),
+    "-newest": ("created_at", "pk"),
+    "price": ("price", "pk"),
+    "-price": ("-price", "-pk"),
+    "title": ("title", "pk"),
+    "-title": ("-title", "-pk"),
+}
+DEFAULT_ORDERING = "newest"
+HOME_FEATURED_COUNT = 8
+SEARCH_CONFIG = "english"
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    """One validated product listing request: filters, ordering and page."""
+
+    category: str | None = None
+    q: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    ordering: str | None = None
+    page: int = 1
+    page_size: int = settings.CATALOG_PAGE_SIZE
+
+
+# --- Categories ---------------------------------------------------------------------------
+
+
+def _build_category_tree() -> dict[str, Any]:
+    rows = list(
+        Category.objects.filter(is_active=True)
+        .order_by("position", "name")
+        .values("pk", "name", "slug", "parent_id", "description")
+    )
+    nodes = {row["pk"]: {**row, "children": []} for row in rows}
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node["parent_id"])
+        (parent["children"] if parent else roots).append(node)
+    # A child of an inactive category is hidden with it.
+    by_slug: dict[str, dict[str, Any]] = {}
+
+    def index(node: dict[str, Any], ancestors: list[dict[str, str]]) -> list[int]:
+        pks = [node["pk"]]
+        for child in node["children"]:
+            pks += index(child, [*ancestors, {"name": node["name"], "slug": node["slug"]}])
+        by_slug[node["slug"]] = {
+            "pk": node["pk"],
+            "name": node["name"],
+            "slug": node["slug"],
+            "description": node["description"],
+            "ancestors": ancestors,
+            "children": [{"name": c["name"], "slug": c["slug"]} for c in node["children"]],
+            "subtree_pks": pks,
+        }
+        return pks
+
+    for root in roots:
+        index(root, [])
+    return {"roots": roots, "by_slug": by_slug}
+
+
+def _category_tree() -> dict[str, Any]:
+    return catalog_cache.cached(
+        catalog_cache.category_tree_key(), "category", _build_category_tree
+    )
+
+
+def get_category_tree() -> list[dict[str, Any]]:
+    """Return the active category tree: roots, each with its nested `children`."""
+    return _category_tree()["roots"]
+
+
+def get_category(*, slug: str) -> dict[str, Any]:
+    """Return one active category with its ancestors, children and subtree; else raise."""
+    category = _category_tree()["by_slug"].get(slug)
+    if category is None:
+        raise CategoryNotFound(f"No category with the slug '{slug}'.")
+    return category
+
+
+# --- Products -----------------------------------------------------------------------------
+
+
+def _listed_products() -> QuerySet[Product]:
+    return (
+        Product.objects.filter(is_active=True, category__is_active=True)
+        .select_related("category")
+        .only(
+            "pk", "sku", "slug", "title", "brand", "price", "currency", "stock", "image",
+            "is_featured", "created_at", "category__name", "category__slug",
+        )
+    )
+
+
+def product_card(product: Product) -> dict[str, Any]:
+    """Return what a listing shows of a product."""
+    return {
+        "id": product.pk,
+        "sku": product.sku,
+        "slug": product.slug,
+        "title": product.title,
+        "brand": product.brand,
+        "price": product.price,
+        "currency": product.currency,
+        "stock": product.stock,
+        "in_stock": product.stock > 0,
+        "image": product.image.url if product.image else "",
+        "category": {"name": product.category.name, "slug": product.category.slug},
+        "created_at": product.created_at,
+    }
+
+
+def _search(products: QuerySet[Product], text: str) -> QuerySet[Product]:
+    """Filter to products matching `text`, ranked by relevance (PostgreSQL) or title match."""
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+        return (
+            products.annotate(
+                rank=SearchRank(F("search_vector"), query),
+                similarity=TrigramWordSimilarity(text, "title"),
+            )
+            # Full-text matches, plus titles within a small typo of the words (pg_trgm).
+            .filter(Q(search_vector=query) | Q(title__trigram_word_similar=text))
+            .order_by("-rank", "-similarity", "pk")
+        )
+    for word in text.split():
+        products = products.filter(
+            Q(title__icontains=word) | Q(brand__icontains=word) | Q(description__icontains=word)
+        )
+    return products.order_by("title", "pk")
+
+
+def _filtered(query: ProductQuery) -> QuerySet[Product]:
+    products = _listed_products()
+    if query.category:
+        products = products.filter(
+            category_id__in=get_category(slug=query.category)["subtree_pks"]
+        )
+    if query.min_price is not None:
+        products = products.filter(price__gte=query.min_price)
+    if query.max_price is not None:
+        products = products.filter(price__lte=query.max_price)
+    if query.in_stock is not None:
+        products = products.filter(stock__gt=0) if query.in_stock else products.filter(stock=0)
+    if query.q:
+        products = _search(products, query.q)
+    if query.ordering or not query.q:
+        products = products.order_by(*ORDERINGS[query.ordering or DEFAULT_ORDERING])
+    return products
+
+
+def _build_product_page(query: ProductQuery) -> dict[str, Any]:
+    products = _filtered(query)
+    count = products.count()
+    num_pages = max(1, math.ceil(count / query.page_size))
+    if query.page > num_pages:
+        raise PageNotFound(f"Invalid page {query.page}: the last page is {num_pages}.")
+    start = (query.page - 1) * query.page_size
+    return {
+        "count": count,
+        "page": query.page,
+        "page_size": query.page_size,
+        "num_pages": num_pages,
+        "results": [product_card(p) for p in products[start : start + query.page_size]],
+    }
+
+
+def get_product_page(*, query: ProductQuery) -> dict[str, Any]:
+    """Return one page of products: `{count, page, page_size, num_pages, results}`.
+
+    Cached per query: searches for the search TTL, plain listings for the category TTL.
+    """
+    if query.category:
+        get_category(slug=query.category)  # an unknown category is a 404, not an empty page
+    return catalog_cache.cached(
+        catalog_cache.product_page_key(asdict(query)),
+        "search" if query.q else "category",
+        lambda: _build_product_page(query),
+    )
+
+
+def _build_product_detail(slug: str) -> dict[str, Any] | None:
+    product = (
+        Product.objects.filter(slug=slug, is_active=True, category__is_active=True)
+        .select_related("category")
+        .defer("search_vector")
+        .first()
+    )
+    if product is None:
+        return None
+    category = get_category(slug=product.category.slug)
+    return {
+        **product_card(product),
+        "description": product.description,
+        "attributes": product.attributes,
+        "low_stock": product.low_stock,
+        "breadcrumbs": [*category["ancestors"], {"name": category["name"], "slug": category["slug"]}],
+        "updated_at": product.updated_at,
+    }
+
+
+def get_product_detail(*, slug: str) -> dict[str, Any]:
+    """Return one active product with its description, attributes and breadcrumbs; else raise."""
+    detail = catalog_cache.cached(
+        catalog_cache.product_key(slug), "product", lambda: _build_product_detail(slug) or {}
+    )
+    if not detail:
+        raise ProductNotFound(f"No product with the slug '{slug}'.")
+    return detail
+
+
+def _build_home() -> dict[str, Any]:
+    featured = _listed_products().filter(is_featured=True).order_by("-created_at", "-pk")
+    cards = [product_card(p) for p in featured[:HOME_FEATURED_COUNT]]
+    if len(cards) < HOME_FEATURED_COUNT:
+        newest = _listed_products().exclude(pk__in=[c["id"] for c in cards]).order_by("-created_at")
+        cards += [product_card(p) for p in newest[: HOME_FEATURED_COUNT - len(cards)]]
+    return {"featured": cards}
+
+
+def get_home() -> dict[str, Any]:
+    """Return the home page's featured products (topped up with the newest)."""
+    return catalog_cache.cached(catalog_cache.home_key(), "home", _build_home)

@@ -1,0 +1,59 @@
+"""Catalog writes. Each one invalidates the catalog cache when its transaction commits."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from django.db.models import QuerySet
+
+from catalog.cache import bump_catalog_version
+from catalog.models import Category, Product
+
+
+def _invalidate_on_commit() -> None:
+    transaction.on_commit(bump_catalog_version)
+
+
+@transaction.atomic
+def save_product(*, product: Product, fields: Iterable[str] | None = None) -> Product:
+    """Create or update a product (only `fields`, when given) and refresh the catalog cache."""
+    product.full_clean(exclude=["search_vector"])
+    if fields is None or product._state.adding:
+        product.save()
+    else:
+        product.save(update_fields=[*fields, "updated_at"])
+    _invalidate_on_commit()
+    return product
+
+
+@transaction.atomic
+def delete_products(*, products: QuerySet[Product]) -> int:
+    """Delete products and refresh the catalog cache; return how many went."""
+    deleted, _ = products.delete()
+    _invalidate_on_commit()
+    return deleted
+
+
+@transaction.atomic
+def set_products_active(*, products: QuerySet[Product], active: bool) -> int:
+    """Show (active) or hide the products in the storefront and API; return how many changed."""
+    changed = products.exclude(is_active=active).update(is_active=active, updated_at=timezone.now())
+    _invalidate_on_commit()
+    return changed
+
+
+@transaction.atomic
+def save_category(*, category: Category) -> Category:
+    """Create or update a category and refresh the catalog cache."""
+    category.full_clean()
+    category.save()
+    _invalidate_on_commit()
+    return category
+
+
+@transaction.atomic
+def delete_categories(*, categories: QuerySet[Category]) -> int:
+    """Delete categories that hold no products and refresh the catalog cache."""
+    deleted, _ = categories.delete()
+    _invalidate_on_commit()
+    return deleted

@@ -1,0 +1,70 @@
+"""The storefront's catalog pages: home, category listing, product detail and search."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from rest_framework.exceptions import ValidationError
+
+from catalog.api import ProductQueryInput, parse_product_query
+from catalog.selectors import (
+    ORDERINGS,
+    ProductQuery,
+    get_category,
+    get_category_tree,
+    get_home,
+    get_product_detail,
+    get_product_page,
+)
+from shop.api import error_summary
+from shop.exceptions import BadRequest
+
+SORT_CHOICES = [
+    ("newest", "Newest"),
+    ("price", "Price: low to high"),
+    ("-price", "Price: high to low"),
+    ("title", "Name: A to Z"),
+]
+
+
+def _listing_query(request: HttpRequest, **fixed: str) -> ProductQuery:
+    params = {**request.GET.dict(), **fixed}
+    try:
+        return parse_product_query(params, ProductQueryInput)
+    except ValidationError as error:
+        raise BadRequest(error_summary(error.detail)) from error
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "catalog/home.html",
+        {"featured": get_home()["featured"], "categories": get_category_tree()},
+    )
+
+
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    node = get_category(slug=slug)
+    query = _listing_query(request, category=slug)
+    return render(
+        request,
+        "catalog/category.html",
+        {
+            "category": node,
+            "page": get_product_page(query=query),
+            "query": query,
+            "sort_choices": SORT_CHOICES,
+        },
+    )
+
+
+def product(request: HttpRequest, slug: str) -> HttpResponse:
+    return render(request, "catalog/product.html", {"product": get_product_detail(slug=slug)})
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    query = _listing_query(request)
+    page = get_product_page(query=query) if query.q else None
+    return render(
+        request,
+        "catalog/search.html",
+        {"page": page, "query": query, "sort_choices": SORT_CHOICES, "orderings": ORDERINGS},
+    )

@@ -1,0 +1,40 @@
+"""What every API endpoint shares: the one exception handler and its error shape."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from shop.exceptions import ShopError
+
+
+def error_summary(errors) -> str:
+    """Return the first message of a DRF error structure, prefixed with its field."""
+    if isinstance(errors, dict):
+        field, value = next(iter(errors.items()))
+        message = error_summary(value)
+        return message if field in ("non_field_errors", "detail") else f"{field}: {message}"
+    if isinstance(errors, list) and errors:
+        return error_summary(errors[0])
+    return str(errors)
+
+
+def exception_handler(exc, context) -> Response | None:
+    """Render every error as JSON with `detail` and `code`; anything else stays a 500."""
+    if isinstance(exc, ShopError):
+        return Response({"detail": exc.detail, "code": exc.code}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": error_summary(exc.detail), "code": "invalid", "errors": exc.detail}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        code = getattr(response.data["detail"], "code", None) or "error"
+        response.data = {**response.data, "code": code}
+    return response

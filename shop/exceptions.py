@@ -1,0 +1,17 @@
+"""The shop's domain errors: each knows its HTTP status and a stable code."""
+
+
+class ShopError(Exception):
+    status_code = 400
+    code = "shop_error"
+    default_detail = "The request could not be completed."
+
+    def __init__(self, detail: str | None = None):
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+class BadRequest(ShopError):
+    status_code = 400
+    code = "bad_request"
+    default_detail = "The request was not understood."
