@@ -26,7 +26,9 @@ class ProductQueryInput(serializers.Serializer):
 
     category = serializers.SlugField(required=False, max_length=140, help_text="Category slug")
     q = serializers.CharField(
-        required=False, allow_blank=True, max_length=settings.SEARCH_MAX_QUERY_LENGTH,
+        required=False,
+        allow_blank=True,
+        max_length=settings.SEARCH_MAX_QUERY_LENGTH,
         help_text="Words to search for",
     )
     min_price = serializers.DecimalField(
@@ -39,7 +41,9 @@ class ProductQueryInput(serializers.Serializer):
     ordering = serializers.ChoiceField(required=False, choices=sorted(ORDERINGS))
     page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, default=1)
     page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=settings.CATALOG_MAX_PAGE_SIZE,
+        required=False,
+        min_value=1,
+        max_value=settings.CATALOG_MAX_PAGE_SIZE,
         default=settings.CATALOG_PAGE_SIZE,
     )
 
@@ -141,14 +145,21 @@ def _page_response(request: Request, page: dict) -> Response:
 
 
 class CategoryTreeView(APIView):
-    @extend_schema(responses=CategoryOutput(many=True), summary="The category tree")
+    @extend_schema(
+        responses=CategoryOutput(many=True),
+        summary="The category tree",
+        operation_id="categories_list",
+    )
     def get(self, request: Request) -> Response:
         return Response(CategoryOutput(get_category_tree(), many=True).data)
 
 
 class ProductListView(APIView):
     @extend_schema(
-        parameters=[ProductQueryInput], responses=ProductPageOutput, summary="List products"
+        parameters=[ProductQueryInput],
+        responses=ProductPageOutput,
+        summary="List products",
+        operation_id="products_list",
     )
     def get(self, request: Request) -> Response:
         page = get_product_page(query=parse_product_query(request.query_params))
@@ -156,7 +167,11 @@ class ProductListView(APIView):
 
 
 class ProductDetailView(APIView):
-    @extend_schema(responses=ProductDetailOutput, summary="One product, by slug")
+    @extend_schema(
+        responses=ProductDetailOutput,
+        summary="One product, by slug",
+        operation_id="products_retrieve",
+    )
     def get(self, request: Request, slug: str) -> Response:
         product = get_product_detail(slug=slug)
         return Response(ProductDetailOutput(product, context={"request": request}).data)
@@ -164,7 +179,10 @@ class ProductDetailView(APIView):
 
 class SearchView(APIView):
     @extend_schema(
-        parameters=[SearchInput], responses=ProductPageOutput, summary="Full-text product search"
+        parameters=[SearchInput],
+        responses=ProductPageOutput,
+        summary="Full-text product search",
+        operation_id="search",
     )
     def get(self, request: Request) -> Response:
         page = get_product_page(query=parse_product_query(request.query_params, SearchInput))

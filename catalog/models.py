@@ -80,11 +80,13 @@ class Product(models.Model):
         indexes = [
             # The listing's filters and orderings, each within the active products.
             models.Index(
-                fields=["category", "price"], name="product_category_price",
+                fields=["category", "price"],
+                name="product_category_price",
                 condition=Q(is_active=True),
             ),
             models.Index(
-                fields=["category", "-created_at"], name="product_category_newest",
+                fields=["category", "-created_at"],
+                name="product_category_newest",
                 condition=Q(is_active=True),
             ),
             models.Index(fields=["price"], name="product_price", condition=Q(is_active=True)),
@@ -93,7 +95,8 @@ class Product(models.Model):
             ),
             models.Index(fields=["title"], name="product_title", condition=Q(is_active=True)),
             models.Index(
-                fields=["-created_at"], name="product_featured",
+                fields=["-created_at"],
+                name="product_featured",
                 condition=Q(is_active=True, is_featured=True),
             ),
         ]

@@ -83,9 +83,7 @@ def _build_category_tree() -> dict[str, Any]:
 
 
 def _category_tree() -> dict[str, Any]:
-    return catalog_cache.cached(
-        catalog_cache.category_tree_key(), "category", _build_category_tree
-    )
+    return catalog_cache.cached(catalog_cache.category_tree_key(), "category", _build_category_tree)
 
 
 def get_category_tree() -> list[dict[str, Any]]:
@@ -109,8 +107,19 @@ def _listed_products() -> QuerySet[Product]:
         Product.objects.filter(is_active=True, category__is_active=True)
         .select_related("category")
         .only(
-            "pk", "sku", "slug", "title", "brand", "price", "currency", "stock", "image",
-            "is_featured", "created_at", "category__name", "category__slug",
+            "pk",
+            "sku",
+            "slug",
+            "title",
+            "brand",
+            "price",
+            "currency",
+            "stock",
+            "image",
+            "is_featured",
+            "created_at",
+            "category__name",
+            "category__slug",
         )
     )
 
@@ -156,9 +165,7 @@ def _search(products: QuerySet[Product], text: str) -> QuerySet[Product]:
 def _filtered(query: ProductQuery) -> QuerySet[Product]:
     products = _listed_products()
     if query.category:
-        products = products.filter(
-            category_id__in=get_category(slug=query.category)["subtree_pks"]
-        )
+        products = products.filter(category_id__in=get_category(slug=query.category)["subtree_pks"])
     if query.min_price is not None:
         products = products.filter(price__gte=query.min_price)
     if query.max_price is not None:
@@ -217,7 +224,10 @@ def _build_product_detail(slug: str) -> dict[str, Any] | None:
         "description": product.description,
         "attributes": product.attributes,
         "low_stock": product.low_stock,
-        "breadcrumbs": [*category["ancestors"], {"name": category["name"], "slug": category["slug"]}],
+        "breadcrumbs": [
+            *category["ancestors"],
+            {"name": category["name"], "slug": category["slug"]},
+        ],
         "updated_at": product.updated_at,
     }
 

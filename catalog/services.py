@@ -3,8 +3,8 @@
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.utils import timezone
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from catalog.cache import bump_catalog_version
 from catalog.models import Category, Product

@@ -32,7 +32,11 @@ def exception_handler(exc, context) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"detail": error_summary(exc.detail), "code": "invalid", "errors": exc.detail}
+        response.data = {
+            "detail": error_summary(exc.detail),
+            "code": "invalid",
+            "errors": exc.detail,
+        }
         response.status_code = status.HTTP_400_BAD_REQUEST
     elif isinstance(response.data, dict) and "detail" in response.data:
         code = getattr(response.data["detail"], "code", None) or "error"

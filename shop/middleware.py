@@ -18,6 +18,4 @@ class ShopErrorMiddleware:
         if not isinstance(exception, ShopError) or request.path.startswith("/api/"):
             return None
         template = ERROR_TEMPLATES.get(exception.status_code, "400.html")
-        return render(
-            request, template, {"detail": exception.detail}, status=exception.status_code
-        )
+        return render(request, template, {"detail": exception.detail}, status=exception.status_code)

@@ -55,6 +55,8 @@ else:
     TEST_REDIS_URL = None
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
-MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+STATIC_ROOT = None  # WhiteNoise serves from the app folders (WHITENOISE_USE_FINDERS)
+WHITENOISE_USE_FINDERS = True
 CELERY_BROKER_URL = ""
 CELERY_TASK_ALWAYS_EAGER = True

@@ -14,6 +14,10 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str) -> "User":
+        """Find the user by e-mail whatever its case (addresses are stored lower-cased)."""
+        return self.get(email=username.strip().lower())
+
     def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
         fields.update(is_staff=True, is_superuser=True)
         return self.create_user(email, password, **fields)

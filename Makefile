@@ -1,0 +1,52 @@
+# The shop's commands. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SEED_PRODUCTS ?= 3000
+WORKERS ?= 3
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run serve test lint format migrate seed clean
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt
+	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian, apt-get install -y python3-venv"; exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+venv: $(BIN)/.installed ## Create the virtualenv from requirements.txt
+
+migrate: venv ## Apply database migrations
+	$(BIN)/python manage.py migrate --noinput -v0
+
+seed: migrate ## Seed the demo catalog (SEED_PRODUCTS, default 3000)
+	$(BIN)/python manage.py seed_catalog --products $(SEED_PRODUCTS)
+
+run: seed ## Serve the shop at http://127.0.0.1:8000 on embedded defaults (SQLite, memory cache)
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py ensure_operator
+	@echo "Storefront: http://127.0.0.1:$(PORT)/   API docs: http://127.0.0.1:$(PORT)/api/docs/"
+	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile -
+
+test: venv ## Run the whole test suite (PostgreSQL and Redis on 127.0.0.1 when reachable)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff check and format, migrations up to date, import layers, deploy checks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run -v0
+	$(BIN)/lint-imports --no-cache
+	SHOP_PRODUCTION=1 DJANGO_SECRET_KEY=lint-only-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+		DJANGO_ALLOWED_HOSTS=shop.example DATABASE_URL=sqlite:///:memory: \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+format: venv ## Format and auto-fix the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: ## Remove the virtualenv, the SQLite database and generated files
+	rm -rf $(VENV) db.sqlite3 var test-artifacts

@@ -1,0 +1,2 @@
+# Shared fixtures for every test folder (app tests and tests/).
+pytest_plugins = ["tests.fixtures"]
