@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django.db import connection
 
 from catalog import cache as catalog_cache
 from catalog.tests.factories import CategoryFactory, ProductFactory
