@@ -65,8 +65,11 @@ class SearchInput(ProductQueryInput):
 
 
 def parse_product_query(params, serializer_class=ProductQueryInput) -> ProductQuery:
-    """Validate listing parameters (a QueryDict or dict) into a ProductQuery, or raise a 400."""
-    body = serializer_class(data={key: params.get(key) for key in params})
+    """Validate listing parameters (a QueryDict or dict) into a ProductQuery, or raise a 400.
+
+    A blank parameter counts as absent: a filter form without JavaScript sends its empty fields.
+    """
+    body = serializer_class(data={key: params.get(key) for key in params if params.get(key) != ""})
     body.is_valid(raise_exception=True)
     return body.to_query()
 

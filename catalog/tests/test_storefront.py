@@ -113,3 +113,10 @@ def test_server_errors_render_the_500_page(client, monkeypatch):
     response = client.get("/")
     assert response.status_code == 500
     assert "Something went wrong" in response.content.decode()
+
+
+def test_the_filter_form_submitted_with_empty_fields_lists_everything(client, kitchen):
+    ProductFactory(title="Copper Kettle", category=kitchen)
+    response = client.get("/c/kitchen/?ordering=newest&min_price=&max_price=")
+    assert response.status_code == 200
+    assert "Copper Kettle" in response.content.decode()

@@ -1,0 +1,55 @@
+"""A real Chromium for the storefront smoke tests: one browser per module, one page per test."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _unavailable
+
+# Playwright's sync API runs an event loop in this thread, which trips Django's async-safety
+# check on every ORM call made by the test itself (factories, assertions).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"needs Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    """`screenshot("01-home")` saves a full-page PNG into test-artifacts/browser/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def save(name: str) -> None:
+        page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+    return save
