@@ -7,6 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 
 class Category(models.Model):
@@ -68,7 +69,8 @@ class Product(models.Model):
     # Filled by a PostgreSQL trigger (migration 0002) from title, brand and description;
     # always empty on SQLite, where search falls back to plain matching.
     search_vector = SearchVectorField(null=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+    # A default rather than auto_now_add, so that bulk writes (seed_catalog, imports) keep theirs.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
