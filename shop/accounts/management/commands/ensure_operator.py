@@ -19,4 +19,4 @@ class Command(BaseCommand):
         if not user_model.objects.filter(email=email).exists():
             user_model.objects.create_superuser(email=email, password=password)
             self.stdout.write(f"Created the operator account {email}.")
-        self.stdout.write(f"Admin login: {email} / {password}  (http://127.0.0.1:8000/admin/)")
+        self.stdout.write(f"Admin login: {email} / {password}")
