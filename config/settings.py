@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "shop.middleware.SessionKeepAliveMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -72,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "catalog.context_processors.storefront",
+                "carts.context_processors.cart_summary",
             ],
         },
     },
@@ -123,13 +125,35 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL  # no broker: tasks run inline
 CELERY_TASK_EAGER_PROPAGATES = True
 
-# --- Passwords ------------------------------------------------------------------------------
+# --- Accounts, sessions and passwords -------------------------------------------------------
+AUTHENTICATION_BACKENDS = ["shop.accounts.backends.CachedModelBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "catalog:home"
+LOGOUT_REDIRECT_URL = "catalog:home"
+# Called with (request=, user=) right after every sign-in, storefront or API: the carts app
+# merges the guest cart here. Wiring lives in config so that shop/ never imports carts/.
+SIGN_IN_HOOKS = ["carts.services.merge_guest_cart_on_sign_in"]
+# Redis first, written through to the database: losing the Redis node logs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_AGE = CACHE_TTLS["session"]  # idle lifetime: see SessionKeepAliveMiddleware
+SESSION_KEEPALIVE_SECONDS = env.int("SESSION_KEEPALIVE_SECONDS", default=60)
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- E-mail ---------------------------------------------------------------------------------
+# consolemail:// in development; smtp+tls://user:password@host:587 (or filemail:///path) otherwise.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, ... (django-environ)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Shop <shop@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -157,7 +181,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "shop.accounts.authentication.CachedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -172,6 +196,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# --- Carts ----------------------------------------------------------------------------------
+CART_LINE_MAX_QUANTITY = env.int("CART_LINE_MAX_QUANTITY", default=10)
+CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
+CART_ACCOUNT_IDLE_DAYS = env.int("CART_ACCOUNT_IDLE_DAYS", default=30)
 
 # --- Catalog --------------------------------------------------------------------------------
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")

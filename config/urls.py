@@ -6,7 +6,9 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from carts.urls import api_urlpatterns as carts_api
 from catalog.urls import api_urlpatterns as catalog_api
+from shop.accounts.urls import api_urlpatterns as accounts_api
 from shop import health
 
 urlpatterns = [
@@ -14,8 +16,12 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((catalog_api, "catalog-api"))),
+    path("api/v1/", include((carts_api, "carts-api"))),
+    path("api/v1/auth/", include((accounts_api, "accounts-api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("accounts/", include("shop.accounts.urls")),
+    path("cart/", include("carts.urls")),
     path("", include("catalog.urls")),
 ]
 

@@ -1,6 +1,8 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+
+from shop.accounts.cache import forget_user
 
 
 class UserManager(BaseUserManager["User"]):
@@ -43,6 +45,17 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        pk = self.pk
+        transaction.on_commit(lambda: forget_user(pk))
+
+    def delete(self, *args, **kwargs):
+        pk = self.pk
+        result = super().delete(*args, **kwargs)
+        transaction.on_commit(lambda: forget_user(pk))
+        return result
 
     def clean(self) -> None:
         super().clean()
