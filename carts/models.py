@@ -11,7 +11,10 @@ class Cart(models.Model):
     """
 
     owner = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="cart",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="cart",
         on_delete=models.CASCADE,
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -38,8 +41,10 @@ class CartLine(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["cart", "product"], name="one_line_per_product"),
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="cart_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="cart_line_quantity_positive"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.product_id}"
+        return f"{self.quantity} x product {self.product_id}"

@@ -54,6 +54,11 @@ def product_page_key(params: dict[str, Any]) -> str:
     return f"catalog:{catalog_version()}:products:{_digest(params)}"
 
 
+def offer_keys(pks) -> dict[int, str]:
+    version = catalog_version()
+    return {pk: f"catalog:{version}:offer:{pk}" for pk in pks}
+
+
 def category_tree_key() -> str:
     return f"catalog:{catalog_version()}:categories"
 

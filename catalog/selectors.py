@@ -5,12 +5,14 @@ rendered by both the storefront templates and the API serializers.
 """
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
@@ -240,6 +242,32 @@ def get_product_detail(*, slug: str) -> dict[str, Any]:
     if not detail:
         raise ProductNotFound(f"No product with the slug '{slug}'.")
     return detail
+
+
+def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Return what a cart needs of each product for sale among `pks`: title, price, stock.
+
+    Cached per product for the price TTL; one cache round trip, and one query for the misses.
+    Products that do not exist or are not for sale are absent from the result.
+    """
+    keys = catalog_cache.offer_keys(set(pks))
+    found = cache.get_many(list(keys.values()))
+    missing = [pk for pk, key in keys.items() if key not in found]
+    if missing:
+        fresh = {pk: {} for pk in missing}  # {}: remembered as not for sale
+        for product in _listed_products().filter(pk__in=missing):
+            fresh[product.pk] = {
+                "pk": product.pk,
+                "slug": product.slug,
+                "title": product.title,
+                "price": product.price,
+                "currency": product.currency,
+                "stock": product.stock,
+                "image": product.image.url if product.image else "",
+            }
+        cache.set_many({keys[pk]: offer for pk, offer in fresh.items()}, catalog_cache.ttl("price"))
+        found.update({keys[pk]: offer for pk, offer in fresh.items()})
+    return {pk: found[key] for pk, key in keys.items() if found.get(key)}
 
 
 def _build_home() -> dict[str, Any]:

@@ -8,8 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from carts.urls import api_urlpatterns as carts_api
 from catalog.urls import api_urlpatterns as catalog_api
-from shop.accounts.urls import api_urlpatterns as accounts_api
 from shop import health
+from shop.accounts.urls import api_urlpatterns as accounts_api
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

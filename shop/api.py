@@ -2,11 +2,24 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shop.exceptions import ShopError
+
+
+class WholeNumberField(serializers.IntegerField):
+    """An integer that refuses floats (2.0), booleans and decimal strings ("2.5", "1e3")."""
+
+    default_error_messages = {"invalid": "A whole number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool | float) or (
+            isinstance(data, str) and not data.strip().lstrip("-").isdigit()
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 def error_summary(errors) -> str:

@@ -1,22 +1,37 @@
-"""Account writes: registration, sign-in and sign-out, for the storefront and the API alike."""
+"""Account writes: registration, sign-in and sign-out, passwords; for the storefront and the API."""
+
+from functools import partial
 
 from django.conf import settings
-from django.contrib.auth import login, logout
-from django.db import transaction
+from django.contrib.auth import SESSION_KEY, login, logout, update_session_auth_hash
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils.http import urlsafe_base64_decode
 from django.utils.module_loading import import_string
 from rest_framework.authtoken.models import Token
 
 from shop.accounts import cache as accounts_cache
+from shop.accounts.exceptions import EmailTaken, InvalidResetLink
 from shop.accounts.models import User
 
 BACKEND = "shop.accounts.backends.CachedModelBackend"
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+PASSWORD_MAX_LENGTH = 128  # enough for any passphrase; bounds the cost of hashing one
+# The password reset e-mail, sent alike by the storefront's form and the API.
+RESET_EMAIL_TEMPLATE = "accounts/password_reset_email.txt"
+RESET_SUBJECT_TEMPLATE = "accounts/password_reset_subject.txt"
 
 
-@transaction.atomic
 def register_user(*, email: str, password: str) -> User:
-    """Create a shopper's account (the caller has validated the e-mail and the password)."""
-    return User.objects.create_user(email=email, password=password)
+    """Create a shopper's account or raise EmailTaken (the caller has validated the password)."""
+    try:
+        with transaction.atomic(durable=True):
+            return User.objects.create_user(email=email, password=password)
+    except IntegrityError as error:  # e-mails are stored lower-cased, so this is case-blind
+        raise EmailTaken from error
 
 
 def sign_in(*, request: HttpRequest, user: User) -> Token:
@@ -24,6 +39,7 @@ def sign_in(*, request: HttpRequest, user: User) -> Token:
     login(request, user, backend=BACKEND)
     for hook in settings.SIGN_IN_HOOKS:
         import_string(hook)(request=request, user=user)
+    request.session.set_expiry(None)  # a guest cart's 24 h gives way to the 30 min idle lifetime
     token, _ = Token.objects.get_or_create(user=user)
     return token
 
@@ -32,7 +48,67 @@ def sign_out(*, request: HttpRequest) -> None:
     """End the session and revoke the caller's API token, everywhere at once."""
     user = request.user
     if user.is_authenticated:
-        for token in Token.objects.filter(user=user):
-            accounts_cache.forget_token(token.key)
-            token.delete()
+        with transaction.atomic(durable=True):
+            _revoke_tokens(user=user)
     logout(request)
+
+
+def change_password(*, request: HttpRequest, password: str) -> Token:
+    """Set the signed-in user's password: this session stays, every other one and the token end.
+
+    The caller gets a fresh token; its sessions elsewhere end through Django's session hash.
+    """
+    user = request.user
+    with transaction.atomic(durable=True):
+        _replace_password(user=user, password=password)
+        token = Token.objects.create(user=user)
+    if SESSION_KEY in request.session:
+        update_session_auth_hash(request, user)
+    return token
+
+
+def send_password_reset(*, request: HttpRequest, email: str) -> None:
+    """E-mail a signed reset link to the active account with this address, if there is one."""
+    form = PasswordResetForm(data={"email": email})
+    if form.is_valid():
+        form.save(
+            request=request,
+            use_https=request.is_secure(),
+            subject_template_name=RESET_SUBJECT_TEMPLATE,
+            email_template_name=RESET_EMAIL_TEMPLATE,
+        )
+
+
+def get_user_for_password_reset(*, uidb64: str, token: str) -> User:
+    """Return the user a reset link was made for, or raise InvalidResetLink."""
+    try:
+        user = User.objects.get(pk=urlsafe_base64_decode(uidb64).decode())
+    except (TypeError, ValueError, OverflowError, User.DoesNotExist, ValidationError) as error:
+        raise InvalidResetLink from error
+    if not default_token_generator.check_token(user, token):
+        raise InvalidResetLink
+    return user
+
+
+@transaction.atomic(durable=True)
+def reset_password(*, user: User, password: str) -> None:
+    """Set a new password from a reset link: every session and the API token of `user` end."""
+    _replace_password(user=user, password=password)
+
+
+def _replace_password(*, user: User, password: str) -> None:
+    # Only the password column: `user` may come from the cache, a little behind the database.
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    _revoke_tokens(user=user)
+
+
+def _revoke_tokens(*, user: User) -> None:
+    keys = list(Token.objects.filter(user=user).values_list("key", flat=True))
+    Token.objects.filter(key__in=keys).delete()
+    transaction.on_commit(partial(_forget_tokens, keys))
+
+
+def _forget_tokens(keys: list[str]) -> None:
+    for key in keys:
+        accounts_cache.forget_token(key)
