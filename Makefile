@@ -7,7 +7,7 @@ SEED_PRODUCTS ?= 3000
 WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run serve test lint format migrate seed clean
+.PHONY: help venv run serve test lint format migrate seed clean bench-cart
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ lint: venv ## ruff check and format, migrations up to date, import layers, deplo
 format: venv ## Format and auto-fix the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench-cart: venv ## Benchmark cart reads and adds against a local gunicorn (PostgreSQL + Redis)
+	$(BIN)/python -m bench.cart_bench
 
 clean: ## Remove the virtualenv, the SQLite database and generated files
 	rm -rf $(VENV) db.sqlite3 var test-artifacts

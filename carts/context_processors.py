@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from carts.selectors import count_items
@@ -8,5 +9,6 @@ def cart_summary(request) -> dict:
     return {
         "cart_count": SimpleLazyObject(
             lambda: count_items(user=request.user, session=getattr(request, "session", None))
-        )
+        ),
+        "cart_line_max": settings.CART_LINE_MAX_QUANTITY,
     }
