@@ -326,3 +326,17 @@ def delete_idle_carts() -> int:
                 except RedisError as error:
                     log.warning("idle carts not dropped from Redis (%s)", error)
     return deleted
+
+
+def empty_cart(*, cart_pk: int, product_pks) -> None:
+    """Remove ordered products from a cart (inside the order's transaction)."""
+    CartLine.objects.filter(cart_id=cart_pk, product_id__in=list(product_pks)).delete()
+    transaction.on_commit(lambda: _drop_from_redis(cart_pk))
+
+
+def _drop_from_redis(cart_pk: int) -> None:
+    if store.available():
+        try:
+            store.drop(cart_pk)
+        except RedisError as error:
+            log.warning("cart %s not dropped from Redis (%s)", cart_pk, error)

@@ -59,6 +59,11 @@ def offer_keys(pks) -> dict[int, str]:
     return {pk: f"catalog:{version}:offer:{pk}" for pk in pks}
 
 
+def forget_products(pks) -> None:
+    """Drop the products' offers (price and stock), so the next read sees their new stock."""
+    cache.delete_many(list(offer_keys(pks).values()))
+
+
 def category_tree_key() -> str:
     return f"catalog:{catalog_version()}:categories"
 

@@ -116,3 +116,32 @@ class Product(models.Model):
     @property
     def low_stock(self) -> bool:
         return 0 < self.stock <= settings.LOW_STOCK_THRESHOLD
+
+
+class StockMovement(models.Model):
+    """One change to a product's stock: how many units, why, for which order, by whom."""
+
+    class Reason(models.TextChoices):
+        SALE = "sale", "Sold in an order"
+        RETURN = "return", "Returned by a cancelled or refunded order"
+        ADJUSTMENT = "adjustment", "Adjusted by an operator"
+
+    product = models.ForeignKey(Product, related_name="stock_movements", on_delete=models.CASCADE)
+    change = models.IntegerField(help_text="Units added (positive) or taken (negative).")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    reference = models.CharField(max_length=32, blank=True, help_text="The order number, if any.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.change:+d} {self.product_id} ({self.reason})"

@@ -221,6 +221,7 @@ def _build_product_detail(slug: str) -> dict[str, Any] | None:
     if product is None:
         return None
     category = get_category(slug=product.category.slug)
+    _remember_offers({product.pk: _offer(product)})  # spares get_product_detail a query
     return {
         **product_card(product),
         "description": product.description,
@@ -241,7 +242,36 @@ def get_product_detail(*, slug: str) -> dict[str, Any]:
     )
     if not detail:
         raise ProductNotFound(f"No product with the slug '{slug}'.")
-    return detail
+    # Price and stock move faster than the rest: they come from the product's offer, which
+    # lives for the price TTL and is dropped whenever an order takes or returns stock.
+    offer = get_product_offers(pks=[detail["id"]]).get(detail["id"])
+    if offer is None:
+        raise ProductNotFound(f"No product with the slug '{slug}'.")
+    stock = offer["stock"]
+    return {
+        **detail,
+        "price": offer["price"],
+        "stock": stock,
+        "in_stock": stock > 0,
+        "low_stock": 0 < stock <= settings.LOW_STOCK_THRESHOLD,
+    }
+
+
+def _offer(product: Product) -> dict[str, Any]:
+    return {
+        "pk": product.pk,
+        "slug": product.slug,
+        "title": product.title,
+        "price": product.price,
+        "currency": product.currency,
+        "stock": product.stock,
+        "image": product.image.url if product.image else "",
+    }
+
+
+def _remember_offers(offers: dict[int, dict[str, Any]]) -> None:
+    keys = catalog_cache.offer_keys(offers)
+    cache.set_many({keys[pk]: offer for pk, offer in offers.items()}, catalog_cache.ttl("price"))
 
 
 def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -255,17 +285,8 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
     missing = [pk for pk, key in keys.items() if key not in found]
     if missing:
         fresh = {pk: {} for pk in missing}  # {}: remembered as not for sale
-        for product in _listed_products().filter(pk__in=missing):
-            fresh[product.pk] = {
-                "pk": product.pk,
-                "slug": product.slug,
-                "title": product.title,
-                "price": product.price,
-                "currency": product.currency,
-                "stock": product.stock,
-                "image": product.image.url if product.image else "",
-            }
-        cache.set_many({keys[pk]: offer for pk, offer in fresh.items()}, catalog_cache.ttl("price"))
+        fresh.update({p.pk: _offer(p) for p in _listed_products().filter(pk__in=missing)})
+        _remember_offers(fresh)
         found.update({keys[pk]: offer for pk, offer in fresh.items()})
     return {pk: found[key] for pk, key in keys.items() if found.get(key)}
 

@@ -134,6 +134,12 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL  # no broker: tasks run inline
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "delete-idle-carts": {"task": "carts.tasks.delete_idle_carts_task", "schedule": 15 * 60},
+    "redeliver-events": {"task": "orders.tasks.redeliver_events_task", "schedule": 60},
+    "cancel-expired-orders": {"task": "orders.tasks.cancel_expired_orders_task", "schedule": 60},
+    "delete-old-idempotency-keys": {
+        "task": "orders.tasks.delete_old_idempotency_keys_task",
+        "schedule": 60 * 60,
+    },
 }
 
 # --- Accounts, sessions and passwords -------------------------------------------------------
@@ -214,6 +220,10 @@ SPECTACULAR_SETTINGS = {
 CART_LINE_MAX_QUANTITY = env.int("CART_LINE_MAX_QUANTITY", default=10)
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=50)
 CART_ACCOUNT_IDLE_DAYS = env.int("CART_ACCOUNT_IDLE_DAYS", default=30)
+
+# --- Orders ---------------------------------------------------------------------------------
+ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 
 # --- Catalog --------------------------------------------------------------------------------
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from carts.urls import api_urlpatterns as carts_api
 from catalog.urls import api_urlpatterns as catalog_api
+from orders.urls import api_urlpatterns as orders_api
 from shop import health
 from shop.accounts.urls import api_urlpatterns as accounts_api
 
@@ -17,11 +18,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((catalog_api, "catalog-api"))),
     path("api/v1/", include((carts_api, "carts-api"))),
+    path("api/v1/", include((orders_api, "orders-api"))),
     path("api/v1/auth/", include((accounts_api, "accounts-api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("accounts/", include("shop.accounts.urls")),
     path("cart/", include("carts.urls")),
+    path("orders/", include("orders.urls")),
     path("", include("catalog.urls")),
 ]
 

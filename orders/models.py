@@ -1,0 +1,188 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Order(models.Model):
+    """A placed order: its lines' prices and titles frozen, its status moved only by transitions."""
+
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", "Pending payment"
+        PAID = "paid", "Paid"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
+        CANCELLED = "cancelled", "Cancelled"
+        REFUNDED = "refunded", "Refunded"
+
+    class PaymentMethod(models.TextChoices):
+        CARD = "card", "Card"
+        COD = "cod", "Cash on delivery"
+
+    number = models.CharField(max_length=16, unique=True, editable=False)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="orders",
+        on_delete=models.SET_NULL,
+    )
+    email = models.EmailField()
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT, db_index=True
+    )
+    payment_method = models.CharField(max_length=8, choices=PaymentMethod.choices)
+    payment_reference = models.CharField(max_length=64, blank=True)
+    shipping_name = models.CharField(max_length=120)
+    shipping_line1 = models.CharField(max_length=200)
+    shipping_city = models.CharField(max_length=100)
+    shipping_postal_code = models.CharField(max_length=20)
+    shipping_country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code")
+    shipping_phone = models.CharField(max_length=32)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    # A card order not paid by then is cancelled and its stock returned (cancel_expired_orders).
+    reserved_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="order_customer_newest"),
+            models.Index(
+                fields=["reserved_until"],
+                name="order_unpaid_reservation",
+                condition=Q(status="pending_payment", reserved_until__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+# Each status and where it may go next; anything else is refused (orders/services.py).
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    Order.Status.PENDING_PAYMENT: {
+        Order.Status.PAID,
+        Order.Status.CANCELLED,
+        Order.Status.SHIPPED,
+    },  # shipped: cash on delivery only
+    Order.Status.PAID: {Order.Status.SHIPPED, Order.Status.CANCELLED, Order.Status.REFUNDED},
+    Order.Status.SHIPPED: {Order.Status.DELIVERED, Order.Status.REFUNDED},
+    Order.Status.DELIVERED: {Order.Status.REFUNDED},
+    Order.Status.CANCELLED: set(),
+    Order.Status.REFUNDED: set(),
+}
+
+
+class OrderLine(models.Model):
+    """One product in an order, as it was sold: title, SKU and unit price frozen."""
+
+    order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
+    product = models.ForeignKey(
+        "catalog.Product", null=True, related_name="+", on_delete=models.SET_NULL
+    )
+    sku = models.CharField(max_length=32)
+    title = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    line_total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="order_line_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"
+
+
+class IdempotencyKey(models.Model):
+    """One client's `Idempotency-Key`: the body it came with and the response it got."""
+
+    scope = models.CharField(max_length=80, help_text="Whose key: an account or a session.")
+    key = models.CharField(max_length=255)
+    request_digest = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)  # None: still in progress
+    response_body = models.JSONField(null=True)
+    order = models.ForeignKey(Order, null=True, related_name="+", on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="one_use_per_idempotency_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"
+
+
+class OutboxEvent(models.Model):
+    """Something that happened to an order, recorded in the order's own transaction.
+
+    A Celery task delivers it after commit; a beat task re-sends any left undelivered. Its
+    effects are keyed by the event, so each happens once however often delivery runs.
+    """
+
+    class Kind(models.TextChoices):
+        ORDER_PLACED = "order.placed", "Order placed"
+        ORDER_PAID = "order.paid", "Order paid"
+        ORDER_SHIPPED = "order.shipped", "Order shipped"
+        ORDER_DELIVERED = "order.delivered", "Order delivered"
+        ORDER_CANCELLED = "order.cancelled", "Order cancelled"
+        ORDER_REFUNDED = "order.refunded", "Order refunded"
+
+    order = models.ForeignKey(Order, related_name="events", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="outbox_undelivered", condition=Q(delivered_at=None)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.order_id}"
+
+
+class SaleRecord(models.Model):
+    """The analytics record of a sale: one per order.placed event."""
+
+    event = models.OneToOneField(OutboxEvent, related_name="+", on_delete=models.CASCADE)
+    order_number = models.CharField(max_length=16)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    units = models.PositiveIntegerField()
+    payment_method = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Sale {self.order_number}"
+
+
+class SentEmail(models.Model):
+    """Which e-mail an event already sent, so a second delivery sends nothing."""
+
+    event = models.ForeignKey(OutboxEvent, related_name="+", on_delete=models.CASCADE)
+    purpose = models.CharField(max_length=32)
+    recipient = models.EmailField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "purpose"], name="one_email_per_purpose"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} to {self.recipient}"

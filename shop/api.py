@@ -9,6 +9,19 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from shop.exceptions import ShopError
 
 
+class StrictTextMixin:
+    """Refuse numbers and booleans rather than quietly turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TextField(StrictTextMixin, serializers.CharField):
+    pass
+
+
 class WholeNumberField(serializers.IntegerField):
     """An integer that refuses floats (2.0), booleans and decimal strings ("2.5", "1e3")."""
 
@@ -36,7 +49,8 @@ def error_summary(errors) -> str:
 def exception_handler(exc, context) -> Response | None:
     """Render every error as JSON with `detail` and `code`; anything else stays a 500."""
     if isinstance(exc, ShopError):
-        return Response({"detail": exc.detail, "code": exc.code}, status=exc.status_code)
+        body = {"detail": exc.detail, "code": exc.code, **exc.extra}
+        return Response(body, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -6,8 +6,9 @@ class ShopError(Exception):
     code = "shop_error"
     default_detail = "The request could not be completed."
 
-    def __init__(self, detail: str | None = None):
+    def __init__(self, detail: str | None = None, **extra):
         self.detail = detail or self.default_detail
+        self.extra = extra  # more fields for the error's JSON body, e.g. OutOfStock's shortages
         super().__init__(self.detail)
 
 

@@ -23,21 +23,9 @@ from shop.accounts.services import (
     sign_in,
     sign_out,
 )
+from shop.api import StrictTextMixin, TextField
 
 # --- Input --------------------------------------------------------------------------------
-
-
-class StrictTextMixin:
-    """Refuse numbers and booleans rather than quietly turning them into text."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class TextField(StrictTextMixin, serializers.CharField):
-    pass
 
 
 class EmailField(StrictTextMixin, serializers.EmailField):

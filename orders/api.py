@@ -1,0 +1,187 @@
+"""The orders API: place an order (idempotently), list and read one's own, cancel."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.idempotency import answer_once
+from orders.models import Order
+from orders.payments import is_known_card_token
+from orders.selectors import get_order_for_customer, orders_for_customer
+from orders.services import AddressData, PaymentData, cancel_order, place_order
+from shop.api import StrictTextMixin, TextField
+
+# --- Input --------------------------------------------------------------------------------
+
+
+class AddressInput(serializers.Serializer):
+    name = TextField(max_length=120)
+    line1 = TextField(max_length=200)
+    city = TextField(max_length=100)
+    postal_code = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9 -]{1,18}[A-Za-z0-9]$",
+        max_length=20,
+        error_messages={"invalid": "Enter a postal code of 3 to 20 letters, digits and spaces."},
+    )
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$", error_messages={"invalid": "Enter a two-letter country code, e.g. DE."}
+    )
+    phone = serializers.RegexField(
+        r"^\+?[0-9][0-9 ()-]{5,30}$",
+        max_length=32,
+        error_messages={"invalid": "Enter a phone number of digits, spaces, ( ) and -."},
+    )
+
+    def validate_country(self, value: str) -> str:
+        return value.upper()
+
+
+class PaymentInput(serializers.Serializer):
+    method = serializers.ChoiceField(choices=Order.PaymentMethod.choices)
+    token = TextField(required=False, max_length=64, help_text="Card token: tok_visa, ...")
+
+    def validate(self, data: dict) -> dict:
+        if data["method"] == Order.PaymentMethod.CARD:
+            token = data.get("token", "")
+            if not token:
+                raise serializers.ValidationError({"token": "A card payment needs a token."})
+            if not is_known_card_token(token):
+                raise serializers.ValidationError({"token": f"Unknown card token '{token}'."})
+        return data
+
+
+class StrictEmailField(StrictTextMixin, serializers.EmailField):
+    pass
+
+
+class OrderInput(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+    shipping_address = AddressInput()
+    payment = PaymentInput()
+
+    def to_arguments(self) -> dict:
+        data = self.validated_data
+        return {
+            "email": data["email"].lower(),
+            "address": AddressData(**data["shipping_address"]),
+            "payment": PaymentData(
+                method=data["payment"]["method"], token=data["payment"].get("token", "")
+            ),
+        }
+
+
+# --- Output -------------------------------------------------------------------------------
+
+
+class OrderLineOutput(serializers.Serializer):
+    product_id = serializers.IntegerField(allow_null=True)
+    sku = serializers.CharField()
+    title = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    quantity = serializers.IntegerField()
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class ShippingAddressOutput(serializers.Serializer):
+    name = serializers.CharField(source="shipping_name")
+    line1 = serializers.CharField(source="shipping_line1")
+    city = serializers.CharField(source="shipping_city")
+    postal_code = serializers.CharField(source="shipping_postal_code")
+    country = serializers.CharField(source="shipping_country")
+    phone = serializers.CharField(source="shipping_phone")
+
+
+class OrderOutput(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.CharField()
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    email = serializers.EmailField()
+    payment_method = serializers.CharField()
+    shipping_address = ShippingAddressOutput(source="*")
+    lines = OrderLineOutput(many=True)
+    created_at = serializers.DateTimeField()
+
+
+class OrderPagination(PageNumberPagination):
+    page_size = 20
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Send the same key to retry safely: the order is placed once (kept 24 h).",
+)
+
+
+# --- Views --------------------------------------------------------------------------------
+
+
+def _scope(request: Request) -> str | None:
+    """Whose idempotency keys these are: the account's, else the session's (no session: none)."""
+    if request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    key = request.session.session_key
+    return f"session:{key}" if key else None
+
+
+class OrderListView(APIView):
+    @extend_schema(
+        responses=OrderOutput(many=True), summary="The caller's orders", operation_id="orders_list"
+    )
+    def get(self, request: Request) -> Response:
+        pages = OrderPagination()
+        orders = orders_for_customer(user=request.user, session=request.session)
+        page = pages.paginate_queryset(orders, request, view=self)
+        return pages.get_paginated_response(OrderOutput(page, many=True).data)
+
+    @extend_schema(
+        request=OrderInput,
+        responses={201: OrderOutput},
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Place an order from the cart",
+        operation_id="orders_create",
+    )
+    def post(self, request: Request) -> Response:
+        body = OrderInput(data=request.data)
+        body.is_valid(raise_exception=True)
+
+        def act():
+            order = place_order(user=request.user, session=request.session, **body.to_arguments())
+            return (201, OrderOutput(order).data), order
+
+        status, data = answer_once(
+            scope=_scope(request),
+            key=request.headers.get("Idempotency-Key"),
+            body=request.data,
+            act=act,
+        )
+        return Response(data, status=status)
+
+
+class OrderDetailView(APIView):
+    @extend_schema(
+        responses=OrderOutput, summary="One of the caller's orders", operation_id="orders_retrieve"
+    )
+    def get(self, request: Request, number: str) -> Response:
+        order = get_order_for_customer(user=request.user, session=request.session, number=number)
+        return Response(OrderOutput(order).data)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(
+        request=None,
+        responses=OrderOutput,
+        summary="Cancel an order not yet shipped",
+        operation_id="orders_cancel",
+    )
+    def post(self, request: Request, number: str) -> Response:
+        order = get_order_for_customer(user=request.user, session=request.session, number=number)
+        order = cancel_order(
+            order=order, actor=request.user if request.user.is_authenticated else None
+        )
+        return Response(OrderOutput(order).data)

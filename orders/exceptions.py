@@ -1,0 +1,42 @@
+from shop.exceptions import ShopError
+
+
+class EmptyCart(ShopError):
+    status_code = 400
+    code = "empty_cart"
+    default_detail = "Your cart is empty."
+
+
+class PaymentDeclined(ShopError):
+    status_code = 402
+    code = "payment_declined"
+    default_detail = "Your card was declined; nothing was ordered."
+
+
+class OrderNotFound(ShopError):
+    status_code = 404
+    code = "order_not_found"
+    default_detail = "No such order."
+
+
+class TransitionRefused(ShopError):
+    status_code = 409
+    code = "transition_refused"
+
+
+class IdempotencyKeyReused(ShopError):
+    status_code = 422
+    code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used with a different request body."
+
+
+class IdempotencyKeyInvalid(ShopError):
+    status_code = 400
+    code = "idempotency_key_invalid"
+    default_detail = "The Idempotency-Key header must be 1 to 255 printable characters."
+
+
+class RequestInProgress(ShopError):
+    status_code = 409
+    code = "request_in_progress"
+    default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."

@@ -1,0 +1,215 @@
+"""Order writes: placing an order, moving it through its statuses, expiring unpaid ones.
+
+Placing a card order takes three short transactions, because the card is charged between them
+and no network call may run inside one: reserve (take the stock, create the order), charge, then
+confirm (paid, cart emptied) or release (stock returned, order deleted: nothing was placed).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
+from django.utils import timezone
+
+from carts.selectors import get_cart_pk, lines_from_database
+from carts.services import empty_cart
+from catalog.models import Product
+from catalog.stock import StockLine, return_stock, take_stock
+from orders.exceptions import EmptyCart, PaymentDeclined, TransitionRefused
+from orders.models import ALLOWED_TRANSITIONS, Order, OrderLine, OutboxEvent
+from orders.numbers import new_order_number
+from orders.outbox import record_event
+from orders.payments import card_gateway
+from orders.selectors import SESSION_ORDERS_KEY
+from shop.exceptions import ShopError
+
+
+@dataclass(frozen=True)
+class AddressData:
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class PaymentData:
+    method: str
+    token: str = ""
+
+
+class ProductNoLongerSold(ShopError):
+    status_code = 409
+    code = "product_no_longer_sold"
+
+
+EVENT_FOR_STATUS = {
+    Order.Status.PAID: OutboxEvent.Kind.ORDER_PAID,
+    Order.Status.SHIPPED: OutboxEvent.Kind.ORDER_SHIPPED,
+    Order.Status.DELIVERED: OutboxEvent.Kind.ORDER_DELIVERED,
+    Order.Status.CANCELLED: OutboxEvent.Kind.ORDER_CANCELLED,
+    Order.Status.REFUNDED: OutboxEvent.Kind.ORDER_REFUNDED,
+}
+
+
+# --- Placing an order -----------------------------------------------------------------------
+
+
+def place_order(
+    *, user, session: SessionBase | None, email: str, address: AddressData, payment: PaymentData
+) -> Order:
+    """Order everything in the caller's cart: stock taken and, for a card, paid; or nothing."""
+    cart_pk = get_cart_pk(user=user, session=session)
+    cart = lines_from_database(cart_pk) if cart_pk else {}  # the primary's copy, not Redis's
+    if not cart:
+        raise EmptyCart()
+    order = _reserve(
+        user=user, cart_pk=cart_pk, cart=cart, email=email, address=address, payment=payment
+    )
+    if payment.method == Order.PaymentMethod.CARD:
+        result = card_gateway().charge(
+            amount=order.total, currency=order.currency, token=payment.token, reference=order.number
+        )
+        if not result.succeeded:
+            _release(order_pk=order.pk)
+            raise PaymentDeclined(f"{result.message} Nothing was ordered.")
+        order = _confirm_payment(order_pk=order.pk, cart_pk=cart_pk, reference=result.reference)
+    if not user.is_authenticated and session is not None:
+        session[SESSION_ORDERS_KEY] = [*session.get(SESSION_ORDERS_KEY, []), order.number]
+    return order
+
+
+@transaction.atomic(durable=True)
+def _reserve(
+    *, user, cart_pk: int, cart: dict, email: str, address: AddressData, payment: PaymentData
+) -> Order:
+    """Take the stock and create the order with its prices and titles frozen."""
+    products = {
+        product["pk"]: product
+        for product in Product.objects.filter(pk__in=cart, is_active=True).values(
+            "pk", "sku", "title", "price"
+        )
+    }
+    gone = [pk for pk in cart if pk not in products]
+    if gone:
+        raise ProductNoLongerSold(
+            f"{len(gone)} product(s) in your cart are no longer sold; remove them to check out."
+        )
+    card = payment.method == Order.PaymentMethod.CARD
+    lines = [
+        OrderLine(
+            product_id=pk,
+            sku=products[pk]["sku"],
+            title=products[pk]["title"],
+            unit_price=products[pk]["price"],
+            quantity=line.quantity,
+            line_total=products[pk]["price"] * line.quantity,
+        )
+        for pk, line in sorted(cart.items())
+    ]
+    order = Order.objects.create(
+        number=new_order_number(),
+        customer=user if user.is_authenticated else None,
+        email=email,
+        payment_method=payment.method,
+        shipping_name=address.name,
+        shipping_line1=address.line1,
+        shipping_city=address.city,
+        shipping_postal_code=address.postal_code,
+        shipping_country=address.country,
+        shipping_phone=address.phone,
+        total=sum((line.line_total for line in lines), Decimal("0.00")),
+        currency=settings.SHOP_CURRENCY,
+        reserved_until=timezone.now() + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES)
+        if card
+        else None,
+    )
+    for line in lines:
+        line.order = order
+    OrderLine.objects.bulk_create(lines)
+    take_stock(lines=_stock_lines(lines), reference=order.number)
+    if not card:  # cash on delivery: placed now, paid at the door
+        record_event(order=order, kind=OutboxEvent.Kind.ORDER_PLACED)
+        empty_cart(cart_pk=cart_pk, product_pks=cart)
+    return order
+
+
+@transaction.atomic(durable=True)
+def _confirm_payment(*, order_pk: int, cart_pk: int, reference: str) -> Order:
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    order.payment_reference = reference
+    order.save(update_fields=["payment_reference", "updated_at"])
+    order = _move(order=order, to=Order.Status.PAID)
+    record_event(order=order, kind=OutboxEvent.Kind.ORDER_PLACED)
+    empty_cart(cart_pk=cart_pk, product_pks=order.lines.values_list("product_id", flat=True))
+    return order
+
+
+@transaction.atomic(durable=True)
+def _release(*, order_pk: int) -> None:
+    """Undo a reservation whose payment failed: stock back, order gone."""
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    return_stock(lines=_stock_lines(order.lines.all()), reference=order.number, reason="return")
+    order.delete()
+
+
+def _stock_lines(lines) -> list[StockLine]:
+    return [StockLine(line.product_id, line.quantity) for line in lines if line.product_id]
+
+
+# --- Moving an order through its statuses ---------------------------------------------------
+
+
+def _move(*, order: Order, to: str, actor=None) -> Order:
+    """Change a locked order's status if ALLOWED_TRANSITIONS lets it, with its side effects."""
+    allowed = to in ALLOWED_TRANSITIONS[order.status]
+    if (order.status, to) == (Order.Status.PENDING_PAYMENT, Order.Status.SHIPPED):
+        allowed = order.payment_method == Order.PaymentMethod.COD
+    if not allowed:
+        raise TransitionRefused(
+            f"Order {order.number} is {order.get_status_display().lower()}; "
+            f"it cannot become {Order.Status(to).label.lower()}."
+        )
+    restock = to == Order.Status.CANCELLED or (
+        to == Order.Status.REFUNDED and order.status == Order.Status.PAID
+    )
+    if restock:
+        return_stock(lines=_stock_lines(order.lines.all()), reference=order.number, actor=actor)
+    order.status = to
+    order.reserved_until = None
+    order.save(update_fields=["status", "reserved_until", "updated_at"])
+    if to != Order.Status.PAID:  # paid is recorded as order.placed by _confirm_payment
+        record_event(order=order, kind=EVENT_FOR_STATUS[to])
+    return order
+
+
+@transaction.atomic
+def transition_order(*, order_pk: int, to: str, actor=None) -> Order:
+    """Move an order to status `to`, or raise TransitionRefused; cancelling returns its stock."""
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    return _move(order=order, to=to, actor=actor)
+
+
+def cancel_order(*, order: Order, actor=None) -> Order:
+    """Cancel an order not yet shipped and return its stock."""
+    return transition_order(order_pk=order.pk, to=Order.Status.CANCELLED, actor=actor)
+
+
+def cancel_expired_orders() -> int:
+    """Cancel card orders left unpaid past their reservation and return their stock."""
+    expired = Order.objects.filter(
+        status=Order.Status.PENDING_PAYMENT, reserved_until__lt=timezone.now()
+    ).values_list("pk", flat=True)
+    cancelled = 0
+    for pk in list(expired[:1000]):
+        try:
+            transition_order(order_pk=pk, to=Order.Status.CANCELLED)
+        except TransitionRefused:
+            continue  # paid or cancelled meanwhile
+        cancelled += 1
+    return cancelled
