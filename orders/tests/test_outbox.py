@@ -1,0 +1,143 @@
+from datetime import timedelta
+
+import pytest
+from celery import current_app
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.utils import timezone
+
+from catalog.models import Product
+from orders import handlers, tasks
+from orders.models import Order, OutboxEvent, SaleRecord
+from orders.services import cancel_expired_orders
+from orders.tests.conftest import add_to_cart, order_body
+
+pytestmark = pytest.mark.django_db
+
+
+def _place(api_client, product, quantity=1, method="card"):
+    add_to_cart(api_client, product, quantity)
+    response = api_client.post("/api/v1/orders/", order_body(method=method), format="json")
+    assert response.status_code == 201, response.json()
+    return Order.objects.get(number=response.json()["number"])
+
+
+@pytest.fixture
+def broker_down():
+    """Point Celery at a port nobody listens on, as when the broker is down at commit."""
+    conf = current_app.conf
+    saved = {k: conf[k] for k in ("task_always_eager", "broker_url", "task_publish_retry")}
+    conf.update(
+        task_always_eager=False, broker_url="redis://127.0.0.1:1/0", task_publish_retry=False
+    )
+    yield
+    conf.update(saved)
+
+
+def test_an_order_sends_its_confirmation_once_after_commit(
+    api_client, lamp, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = _place(api_client, lamp)
+    assert [m.subject for m in mail.outbox] == [f"Your order {order.number} is confirmed"]
+    message = mail.outbox[0]
+    assert message.to == ["ada@example.com"]
+    assert "Brass Desk Lamp" in message.body
+    assert message.alternatives[0][1] == "text/html"
+    assert SaleRecord.objects.get().order_number == order.number
+    assert OutboxEvent.objects.get().delivered_at is not None
+
+
+def test_nothing_is_sent_before_the_order_commits(
+    api_client, lamp, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _place(api_client, lamp)
+    assert mail.outbox == []
+    assert len(callbacks) >= 1
+
+
+def test_events_lost_while_the_broker_was_down_are_delivered_once_after(
+    api_client, lamp, broker_down, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = _place(api_client, lamp)  # commit happens; queuing the event fails
+    event = OutboxEvent.objects.get(order=order)
+    assert event.delivered_at is None
+    assert mail.outbox == []
+    current_app.conf.task_always_eager = True  # the broker is back
+    OutboxEvent.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    assert tasks.redeliver_events_task.delay().get() == 1
+    assert tasks.redeliver_events_task.delay().get() == 0
+    assert [m.subject for m in mail.outbox] == [f"Your order {order.number} is confirmed"]
+    assert SaleRecord.objects.count() == 1
+
+
+def test_a_handler_run_twice_sends_one_email(api_client, lamp, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        _place(api_client, lamp)
+    event = OutboxEvent.objects.get()
+    assert handlers.deliver_event(event_pk=event.pk) is True
+    assert handlers.deliver_event(event_pk=event.pk) is False
+    # Even a redelivery of an event whose delivery mark was lost sends nothing twice.
+    OutboxEvent.objects.update(delivered_at=None)
+    handlers.deliver_event(event_pk=event.pk)
+    assert len(mail.outbox) == 1
+    assert SaleRecord.objects.count() == 1
+
+
+def test_operators_hear_when_an_order_takes_a_product_low(
+    api_client, lamp, django_capture_on_commit_callbacks, settings
+):
+    settings.LOW_STOCK_THRESHOLD = 5
+    get_user_model().objects.create_user(email="ops@shop.test", password="x", is_staff=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        order = _place(api_client, lamp, quantity=4)  # 8 -> 4: crosses the threshold
+    alert = [m for m in mail.outbox if m.to == ["ops@shop.test"]]
+    assert [m.subject for m in alert] == [f"Low stock after order {order.number}"]
+    assert "LAMP-1 Brass Desk Lamp: 4 left" in alert[0].body
+
+
+def test_a_cancellation_sends_its_own_email(api_client, lamp, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = _place(api_client, lamp)
+        api_client.post(f"/api/v1/orders/{order.number}/cancel/")
+    assert [m.subject for m in mail.outbox] == [
+        f"Your order {order.number} is confirmed",
+        f"Your order {order.number} was cancelled",
+    ]
+
+
+# --- Reservations expire --------------------------------------------------------------------
+
+
+class Crash(BaseException):
+    """The process dies between reserving and charging (not an error anything catches)."""
+
+
+def test_an_unpaid_order_past_its_reservation_is_cancelled_and_its_stock_returned(
+    api_client, lamp, monkeypatch, django_capture_on_commit_callbacks
+):
+    class DyingGateway:
+        def charge(self, **kwargs):
+            raise Crash()
+
+    monkeypatch.setattr("orders.services.card_gateway", DyingGateway)
+    add_to_cart(api_client, lamp, 3)
+    with pytest.raises(Crash):
+        api_client.post("/api/v1/orders/", order_body(), format="json")
+    order = Order.objects.get()
+    assert order.status == "pending_payment"
+    assert Product.objects.get(pk=lamp.pk).stock == 5
+    assert cancel_expired_orders() == 0  # still within its 15 minutes
+    Order.objects.update(reserved_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.cancel_expired_orders_task.delay().get() == 1
+    assert Order.objects.get().status == "cancelled"
+    assert Product.objects.get(pk=lamp.pk).stock == 8
+
+
+def test_cash_on_delivery_orders_never_expire(api_client, lamp):
+    _place(api_client, lamp, method="cod")
+    assert cancel_expired_orders() == 0
+    assert Order.objects.get().status == "pending_payment"
