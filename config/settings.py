@@ -132,6 +132,7 @@ CACHE_TTL_JITTER = env.float("CACHE_TTL_JITTER", default=0.1)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL  # no broker: tasks run inline
 CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="shop")
 CELERY_BEAT_SCHEDULE = {
     "delete-idle-carts": {"task": "carts.tasks.delete_idle_carts_task", "schedule": 15 * 60},
     "redeliver-events": {"task": "orders.tasks.redeliver_events_task", "schedule": 60},

@@ -1,0 +1,89 @@
+"""The outbox through a real broker (RabbitMQ) and a real Celery worker process."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from celery import current_app
+from django.conf import settings
+from django.db import connection
+
+from orders.models import OutboxEvent
+from orders.tests.conftest import add_to_cart, order_body
+from tests.fixtures import _unavailable
+
+BROKER = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+@pytest.fixture
+def rabbitmq():
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=0.5).close()
+    except OSError:
+        _unavailable("needs RabbitMQ on 127.0.0.1:5672 (guest/guest)")
+
+
+@pytest.fixture
+def worker(postgres, rabbitmq, tmp_path):
+    """A Celery worker on its own queue, against the test database; Celery here sends to it."""
+    queue = f"shop-test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_QUEUE": queue,
+        "EMAIL_URL": f"filemail:///{tmp_path}",  # django-environ drops one slash
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-Q",
+            queue,
+            "--loglevel=WARNING",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    conf = current_app.conf
+    saved = {k: conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")}
+    conf.update(task_always_eager=False, broker_url=BROKER, task_default_queue=queue)
+    try:
+        yield tmp_path
+    finally:
+        conf.update(saved)
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_delivers_an_orders_events_from_the_broker(worker, api_client, lamp):
+    add_to_cart(api_client, lamp, 1)
+    response = api_client.post("/api/v1/orders/", order_body(), format="json")
+    assert response.status_code == 201
+    deadline = time.monotonic() + 60
+    while OutboxEvent.objects.filter(delivered_at=None).exists():
+        assert time.monotonic() < deadline, "the worker did not deliver the event in 60 s"
+        time.sleep(0.2)
+    sent = [path.read_text() for path in worker.iterdir()]
+    assert len(sent) == 1
+    assert f"Your order {response.json()['number']} is confirmed" in sent[0]
