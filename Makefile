@@ -35,11 +35,12 @@ run: seed ## Serve the shop at http://127.0.0.1:8000 on embedded defaults (SQLit
 test: venv ## Run the whole test suite (PostgreSQL and Redis on 127.0.0.1 when reachable)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: venv ## ruff check and format, migrations up to date, import layers, deploy checks
+lint: venv ## ruff, migrations up to date, import layers, a valid OpenAPI schema, deploy checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	$(BIN)/lint-imports --no-cache
+	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	SHOP_PRODUCTION=1 DJANGO_SECRET_KEY=lint-only-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
 		DJANGO_ALLOWED_HOSTS=shop.example DATABASE_URL=sqlite:///:memory: \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
