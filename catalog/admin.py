@@ -1,11 +1,17 @@
-"""Operators' catalog admin. Every write goes through catalog.services, so the cache follows."""
+"""Operators' catalog admin. Every write goes through catalog.services, so the cache follows.
 
+Stock edits are recorded as StockMovements with the operator as actor; the low-stock view is the
+product list filtered by StockLevelFilter.
+"""
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
-from catalog.models import Category, Product
+from catalog.models import Category, Product, StockMovement
 from catalog.services import (
     delete_categories,
     delete_products,
@@ -13,6 +19,7 @@ from catalog.services import (
     save_product,
     set_products_active,
 )
+from shop.admin import ReadOnlyAdmin
 
 
 @admin.register(Category)
@@ -35,8 +42,50 @@ class CategoryAdmin(admin.ModelAdmin):
         delete_categories(categories=queryset)
 
 
+STOCK_LEVELS = {"out": "Out of stock", "low": "Low", "in": "In stock"}
+STOCK_LEVEL_COLOURS = {"out": "#ba2121", "low": "#b36b00"}  # red, amber; in stock: unmarked
+
+
+def stock_level(product: Product) -> str:
+    """Return the product's key in STOCK_LEVELS (the thresholds are Product.low_stock's)."""
+    if not product.in_stock:
+        return "out"
+    return "low" if product.low_stock else "in"
+
+
+class StockLevelFilter(admin.SimpleListFilter):
+    """Products out of stock, low (1 to LOW_STOCK_THRESHOLD units) or in stock above that.
+
+    The low-stock view operators bookmark: /admin/catalog/product/?stock_level=low
+    """
+
+    title = "stock level"
+    parameter_name = "stock_level"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        threshold = settings.LOW_STOCK_THRESHOLD
+        return [
+            ("out", STOCK_LEVELS["out"]),
+            ("low", f"{STOCK_LEVELS['low']} (1 to {threshold})"),
+            ("in", f"{STOCK_LEVELS['in']} (more than {threshold})"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        threshold = settings.LOW_STOCK_THRESHOLD
+        match self.value():
+            case "out":
+                return queryset.filter(stock=0)
+            case "low":
+                return queryset.filter(stock__gt=0, stock__lte=threshold)
+            case "in":
+                return queryset.filter(stock__gt=threshold)
+        return queryset
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    """Products; stock edits (form or list) are recorded with the operator as a StockMovement."""
+
     list_display = [
         "thumbnail",
         "title",
@@ -45,25 +94,33 @@ class ProductAdmin(admin.ModelAdmin):
         "category",
         "price",
         "stock",
+        "stock_badge",
         "is_active",
         "is_featured",
         "updated_at",
     ]
     list_display_links = ["thumbnail", "title"]
     list_editable = ["price", "stock", "is_active"]
-    list_filter = ["is_active", "is_featured", "currency", "category", "created_at"]
+    list_filter = [
+        StockLevelFilter,
+        "is_active",
+        "is_featured",
+        "currency",
+        "category",
+        "created_at",
+    ]
     list_select_related = ["category"]
     list_per_page = 50
     search_fields = ["title", "sku", "brand", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["category"]
-    readonly_fields = ["image_preview", "created_at", "updated_at"]
+    readonly_fields = ["image_preview", "stock_history", "created_at", "updated_at"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # no COUNT(*) over the whole catalog on every page
     actions = ["activate", "deactivate"]
     fieldsets = (
         (None, {"fields": ("title", "slug", "sku", "category", "brand", "description")}),
-        ("Price and stock", {"fields": ("price", "currency", "stock")}),
+        ("Price and stock", {"fields": ("price", "currency", "stock", "stock_history")}),
         ("Image", {"fields": ("image", "image_preview")}),
         ("Details", {"fields": ("attributes", "is_active", "is_featured")}),
         ("Dates", {"fields": ("created_at", "updated_at")}),
@@ -71,6 +128,14 @@ class ProductAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
         return super().get_queryset(request).defer("search_vector")
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "stock":
+            # Compare the posted stock with the one the operator was shown, not with today's:
+            # a sale while the form was open must not count as their edit and be written back.
+            formfield.show_hidden_initial = True
+        return formfield
 
     @admin.display(description="")
     def thumbnail(self, product: Product) -> str:
@@ -87,8 +152,30 @@ class ProductAdmin(admin.ModelAdmin):
             return "No image"
         return format_html('<img src="{}" alt="" style="max-width:240px">', product.image.url)
 
+    @admin.display(description="Stock level", ordering="stock")
+    def stock_badge(self, product: Product) -> str:
+        level = stock_level(product)
+        if level not in STOCK_LEVEL_COLOURS:
+            return STOCK_LEVELS[level]
+        return format_html(
+            '<strong style="color:{}">{}</strong>', STOCK_LEVEL_COLOURS[level], STOCK_LEVELS[level]
+        )
+
+    @admin.display(description="Stock history")
+    def stock_history(self, product: Product) -> str:
+        if product.pk is None:
+            return "—"
+        url = reverse("admin:catalog_stockmovement_changelist")
+        return format_html('<a href="{}?product__id__exact={}">Movements</a>', url, product.pk)
+
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
-        save_product(product=obj, fields=form.changed_data if change else None)
+        # The product list's editable columns (list_editable) are saved through here too.
+        save_product(
+            product=obj,
+            fields=form.changed_data if change else None,
+            actor=request.user,
+            note="Edited in the admin",
+        )
 
     def delete_model(self, request: HttpRequest, obj: Product) -> None:
         delete_products(products=Product.objects.filter(pk=obj.pk))
@@ -105,3 +192,18 @@ class ProductAdmin(admin.ModelAdmin):
     def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         changed = set_products_active(products=queryset, active=False)
         self.message_user(request, f"Deactivated {changed} products.", messages.SUCCESS)
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    """Every change to stock, read-only: sales and returns by orders, adjustments by operators."""
+
+    list_display = ["created_at", "product", "change", "reason", "reference", "actor", "note"]
+    list_filter = ["reason", "created_at"]
+    list_select_related = ["product", "actor"]
+    search_fields = ["product__title", "product__sku", "reference"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StockMovement]:
+        return super().get_queryset(request).defer("product__search_vector")

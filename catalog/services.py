@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.cache import bump_catalog_version
-from catalog.models import Category, Product
+from catalog.models import Category, Product, StockMovement
 
 
 def _invalidate_on_commit() -> None:
@@ -15,13 +15,41 @@ def _invalidate_on_commit() -> None:
 
 
 @transaction.atomic
-def save_product(*, product: Product, fields: Iterable[str] | None = None) -> Product:
-    """Create or update a product (only `fields`, when given) and refresh the catalog cache."""
+def save_product(
+    *,
+    product: Product,
+    fields: Iterable[str] | None = None,
+    actor=None,
+    note: str = "",
+) -> Product:
+    """Create or update a product (only `fields`, when given) and refresh the catalog cache.
+
+    A changed stock on an existing product is recorded as an adjustment by `actor`, measured
+    against the stock locked here, so the movements add up to the stock even when a sale
+    committed in the meantime.
+    """
     product.full_clean(exclude=["search_vector"])
+    fields = None if fields is None else list(fields)
+    stock_before = None
+    if not product._state.adding and (fields is None or "stock" in fields):
+        stock_before = (
+            Product.objects.select_for_update()
+            .filter(pk=product.pk)
+            .values_list("stock", flat=True)
+            .get()
+        )
     if fields is None or product._state.adding:
         product.save()
     else:
         product.save(update_fields=[*fields, "updated_at"])
+    if stock_before is not None and product.stock != stock_before:
+        StockMovement.objects.create(
+            product=product,
+            change=product.stock - stock_before,
+            reason=StockMovement.Reason.ADJUSTMENT,
+            actor=actor,
+            note=note,
+        )
     _invalidate_on_commit()
     return product
 

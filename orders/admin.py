@@ -1,0 +1,181 @@
+"""Operators' order admin: read-only records, and status changes only through transition_order.
+
+Orders come from checkout and change only by the actions below, which apply the same transition
+rules as the API (ALLOWED_TRANSITIONS); their money, lines, events and sales are never edited.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from orders.exceptions import TransitionRefused
+from orders.models import IdempotencyKey, Order, OrderLine, OutboxEvent, SaleRecord
+from orders.services import transition_order
+from shop.admin import ReadOnlyAdmin, ReadOnlyInline
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ["product", "sku", "title", "unit_price", "quantity", "line_total"]
+    readonly_fields = fields
+
+
+class OutboxEventInline(ReadOnlyInline):
+    model = OutboxEvent
+    verbose_name = "event"
+    fields = ["kind", "created_at", "delivered_at", "attempts"]
+    readonly_fields = fields
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    """Orders, read-only; the actions move them through their statuses, one order at a time.
+
+    Editing an order's e-mail or address would need an orders service; until one exists the
+    admin shows orders and changes nothing but their status.
+    """
+
+    list_display = [
+        "number",
+        "email",
+        "status",
+        "payment_method",
+        "total",
+        "currency",
+        "created_at",
+    ]
+    list_filter = ["status", "payment_method", "created_at"]
+    date_hierarchy = "created_at"
+    search_fields = ["number", "email"]
+    show_full_result_count = False
+    inlines = [OrderLineInline, OutboxEventInline]
+    actions = ["mark_shipped", "mark_delivered", "cancel_with_restock", "refund"]
+    fieldsets = (
+        (None, {"fields": ("number", "status", "customer", "email", "created_at", "updated_at")}),
+        (
+            "Payment",
+            {
+                "fields": (
+                    "payment_method",
+                    "payment_reference",
+                    "total",
+                    "currency",
+                    "reserved_until",
+                )
+            },
+        ),
+        (
+            "Shipping",
+            {
+                "fields": (
+                    "shipping_name",
+                    "shipping_line1",
+                    "shipping_city",
+                    "shipping_postal_code",
+                    "shipping_country",
+                    "shipping_phone",
+                )
+            },
+        ),
+    )
+    readonly_fields = [field for fieldset in fieldsets for field in fieldset[1]["fields"]]
+
+    def has_transition_permission(self, request: HttpRequest) -> bool:
+        """Whether the operator may run the status actions (Django's "change order")."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Mark the selected orders shipped", permissions=["transition"])
+    def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._transition(request, queryset, to=Order.Status.SHIPPED)
+
+    @admin.action(description="Mark the selected orders delivered", permissions=["transition"])
+    def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._transition(request, queryset, to=Order.Status.DELIVERED)
+
+    @admin.action(
+        description="Cancel the selected orders and return their stock", permissions=["transition"]
+    )
+    def cancel_with_restock(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._transition(request, queryset, to=Order.Status.CANCELLED)
+
+    @admin.action(
+        description="Refund the selected orders (stock returned if not shipped)",
+        permissions=["transition"],
+    )
+    def refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._transition(request, queryset, to=Order.Status.REFUNDED)
+
+    def _transition(self, request: HttpRequest, queryset: QuerySet[Order], *, to: str) -> None:
+        """Move each order in its own transaction; report the moved count and every refusal."""
+        moved, refusals = 0, []
+        for pk, number in queryset.order_by("pk").values_list("pk", "number"):
+            try:
+                transition_order(order_pk=pk, to=to, actor=request.user)
+            except TransitionRefused as refusal:
+                refusals.append(refusal.detail)
+            except Order.DoesNotExist:
+                refusals.append(f"Order {number} no longer exists.")
+            else:
+                moved += 1
+        label = Order.Status(to).label.lower()
+        if moved:
+            self.message_user(request, f"{moved} order(s) now {label}.", messages.SUCCESS)
+        if refusals:
+            self.message_user(
+                request,
+                f"{len(refusals)} order(s) refused, unchanged: {' '.join(refusals)}",
+                messages.WARNING,
+            )
+
+
+class DeliveredFilter(admin.SimpleListFilter):
+    title = "delivered"
+    parameter_name = "delivered"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]):
+        match self.value():
+            case "yes":
+                return queryset.filter(delivered_at__isnull=False)
+            case "no":
+                return queryset.filter(delivered_at__isnull=True)
+        return queryset
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    """Order events and their delivery; undelivered ones are resent by the beat task."""
+
+    list_display = ["kind", "order", "created_at", "delivered_at", "attempts"]
+    list_filter = [DeliveredFilter, "kind"]
+    list_select_related = ["order"]
+    search_fields = ["order__number"]
+    show_full_result_count = False
+
+
+@admin.register(SaleRecord)
+class SaleRecordAdmin(ReadOnlyAdmin):
+    list_display = ["order_number", "total", "currency", "units", "payment_method", "created_at"]
+    list_filter = ["payment_method", "created_at"]
+    search_fields = ["order_number"]
+    show_full_result_count = False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ["key", "scope", "response_status", "order", "created_at"]
+    list_select_related = ["order"]
+    search_fields = ["key"]
+    show_full_result_count = False
+    readonly_fields = [
+        "scope",
+        "key",
+        "request_digest",
+        "response_status",
+        "response_body",
+        "order",
+        "created_at",
+    ]
