@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.idempotency import answer_once
+from orders.idempotency import answer_once, idempotency_scope
 from orders.models import Order
 from orders.payments import is_known_card_token
 from orders.selectors import get_order_for_customer, orders_for_customer
@@ -121,14 +121,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 # --- Views --------------------------------------------------------------------------------
 
 
-def _scope(request: Request) -> str | None:
-    """Whose idempotency keys these are: the account's, else the session's (no session: none)."""
-    if request.user.is_authenticated:
-        return f"user:{request.user.pk}"
-    key = request.session.session_key
-    return f"session:{key}" if key else None
-
-
 class OrderListView(APIView):
     @extend_schema(
         responses=OrderOutput(many=True), summary="The caller's orders", operation_id="orders_list"
@@ -155,7 +147,7 @@ class OrderListView(APIView):
             return (201, OrderOutput(order).data), order
 
         status, data = answer_once(
-            scope=_scope(request),
+            scope=idempotency_scope(request),
             key=request.headers.get("Idempotency-Key"),
             body=request.data,
             act=act,

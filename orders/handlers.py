@@ -49,8 +49,8 @@ def deliver_event(*, event_pk: int) -> bool:
         if event.kind == OutboxEvent.Kind.ORDER_PLACED:
             _alert_low_stock(event=event)
             _record_sale(event=event)
-        if event.kind == OutboxEvent.Kind.ORDER_REFUNDED:
-            _refund_payment(event=event)
+        if event.kind in (OutboxEvent.Kind.ORDER_CANCELLED, OutboxEvent.Kind.ORDER_REFUNDED):
+            _refund_payment(event=event)  # a paid card order gets its money back either way
         event.delivered_at = timezone.now()
         event.save(update_fields=["attempts", "delivered_at"])
     return True
@@ -120,7 +120,10 @@ def _alert_low_stock(*, event: OutboxEvent) -> None:
 
 
 def _refund_payment(*, event: OutboxEvent) -> None:
-    """Give a card payment back through the gateway (cash on delivery is refunded by hand)."""
+    """Give a card payment back through the gateway (cash on delivery is refunded by hand).
+
+    An unpaid card order has no payment reference: nothing to give back.
+    """
     order = event.order
     if order.payment_method == Order.PaymentMethod.CARD and order.payment_reference:
         result = card_gateway().refund(

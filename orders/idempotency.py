@@ -28,6 +28,17 @@ POLL_SECONDS = 0.05
 Answer = tuple[int, dict[str, Any]]
 
 
+def idempotency_scope(request) -> str | None:
+    """Whose keys these are: the account's, else the session's (no session yet: none).
+
+    The storefront's checkout form and the API share it, so a key means one thing everywhere.
+    """
+    if request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    key = request.session.session_key
+    return f"session:{key}" if key else None
+
+
 def request_digest(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 

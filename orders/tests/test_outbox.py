@@ -141,3 +141,37 @@ def test_cash_on_delivery_orders_never_expire(api_client, lamp):
     _place(api_client, lamp, method="cod")
     assert cancel_expired_orders() == 0
     assert Order.objects.get().status == "pending_payment"
+
+
+def test_cancelling_a_paid_card_order_refunds_the_card(
+    api_client, lamp, monkeypatch, django_capture_on_commit_callbacks
+):
+    from orders.payments import TestCardGateway
+
+    refunds = []
+    real_refund = TestCardGateway.refund
+
+    def recording_refund(self, **kwargs):
+        refunds.append(kwargs)
+        return real_refund(self, **kwargs)
+
+    monkeypatch.setattr(TestCardGateway, "refund", recording_refund)
+    with django_capture_on_commit_callbacks(execute=True):
+        order = _place(api_client, lamp)
+        api_client.post(f"/api/v1/orders/{order.number}/cancel/")
+    order.refresh_from_db()
+    assert refunds == [
+        {"amount": order.total, "currency": "USD", "reference": order.payment_reference}
+    ]
+
+
+def test_cancelling_an_unpaid_order_refunds_nothing(
+    api_client, lamp, monkeypatch, django_capture_on_commit_callbacks
+):
+    from orders.payments import TestCardGateway
+
+    monkeypatch.setattr(TestCardGateway, "refund", lambda self, **kw: pytest.fail("refunded"))
+    with django_capture_on_commit_callbacks(execute=True):
+        order = _place(api_client, lamp, method="cod")
+        api_client.post(f"/api/v1/orders/{order.number}/cancel/")
+    assert Order.objects.get().status == "cancelled"

@@ -1,0 +1,107 @@
+"""The storefront's orders: checkout, the confirmation, the order history, one order, cancelling.
+
+Checkout places the order exactly as the API does: OrderInput validates, `answer_once` runs
+place_order at most once per idempotency key (a hidden field made when the form is rendered), so
+a double click or a resubmitted form orders once and both land on the same confirmation.
+"""
+
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from carts.selectors import get_cart
+from orders.api import OrderOutput, OrderPagination
+from orders.forms import CheckoutForm
+from orders.idempotency import answer_once, idempotency_scope
+from orders.models import ALLOWED_TRANSITIONS, Order
+from orders.selectors import get_order_for_customer, orders_for_customer
+from orders.services import cancel_order, place_order
+from shop.exceptions import ShopError
+
+
+def _render_checkout(request: HttpRequest, form: CheckoutForm, key: str) -> HttpResponse:
+    cart = get_cart(user=request.user, session=request.session)
+    return render(
+        request, "orders/checkout.html", {"form": form, "cart": cart, "idempotency_key": key}
+    )
+
+
+def _new_key() -> str:
+    return str(uuid.uuid4())
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        cart = get_cart(user=request.user, session=request.session)
+        if not cart["items"]:
+            messages.info(request, "Your cart is empty: add something before checking out.")
+            return redirect("carts:cart")
+        if cart["has_problems"]:
+            messages.error(request, "Some products need your attention before you can check out.")
+            return redirect("carts:cart")
+        email = request.user.email if request.user.is_authenticated else ""
+        form = CheckoutForm(initial={"email": email, "payment_method": Order.PaymentMethod.CARD})
+        return _render_checkout(request, form, _new_key())
+
+    form = CheckoutForm(request.POST)
+    key = request.POST.get("idempotency_key") or None
+    if not form.is_valid():  # nothing was tried: the same key may still be used
+        return _render_checkout(request, form, key or _new_key())
+
+    def act():
+        order = place_order(
+            user=request.user, session=request.session, **form.order_input.to_arguments()
+        )
+        return (201, OrderOutput(order).data), order
+
+    try:
+        status, answer = answer_once(
+            scope=idempotency_scope(request), key=key, body=form.order_input.validated_data, act=act
+        )
+    except ShopError as error:  # the key itself: reused for another order, or still running
+        status, answer = error.status_code, {"detail": error.detail}
+    if status == 201:
+        return redirect("orders:confirmation", number=answer["number"])
+    messages.error(request, answer["detail"])
+    return _render_checkout(request, form, _new_key())  # a new key: fix the form and retry
+
+
+def confirmation(request: HttpRequest, number: str) -> HttpResponse:
+    order = get_order_for_customer(user=request.user, session=request.session, number=number)
+    return render(request, "orders/confirmation.html", {"order": order})
+
+
+def history(request: HttpRequest) -> HttpResponse:
+    orders = orders_for_customer(user=request.user, session=request.session)
+    pages = Paginator(orders, OrderPagination.page_size)
+    page = pages.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "orders/history.html",
+        {"orders": page, "page": {"page": page.number, "num_pages": pages.num_pages}},
+    )
+
+
+def detail(request: HttpRequest, number: str) -> HttpResponse:
+    order = get_order_for_customer(user=request.user, session=request.session, number=number)
+    cancellable = Order.Status.CANCELLED in ALLOWED_TRANSITIONS[order.status]
+    return render(request, "orders/detail.html", {"order": order, "cancellable": cancellable})
+
+
+@require_POST
+def cancel(request: HttpRequest, number: str) -> HttpResponseRedirect:
+    order = get_order_for_customer(user=request.user, session=request.session, number=number)
+    try:
+        order = cancel_order(
+            order=order, actor=request.user if request.user.is_authenticated else None
+        )
+    except ShopError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, f"Order {order.number} is cancelled.")
+    return redirect("orders:detail", number=order.number)
