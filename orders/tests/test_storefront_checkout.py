@@ -139,7 +139,7 @@ def test_a_cash_on_delivery_checkout_places_a_pending_order_and_takes_stock(
     assert len(mail.outbox) == 1
     page = client.get(response["Location"]).content.decode()
     assert "Cash on delivery" in page
-    assert "Pending payment" in page
+    assert "Pay on delivery" in page
 
 
 def test_a_declined_card_shows_why_and_places_no_order_and_keeps_stock_and_cart(
@@ -333,7 +333,7 @@ def test_the_history_lists_only_the_callers_orders_newest_first(shopper_client, 
     assert page.index(second.number) < page.index(first.number)
     assert someone_elses.number not in page
     assert f'href="/orders/{first.number}/"' in page
-    assert "Pending payment" in page
+    assert "Pay on delivery" in page
     guest_page = guest.get("/orders/").content.decode()
     assert someone_elses.number in guest_page
     assert first.number not in guest_page
@@ -357,3 +357,10 @@ def test_the_cart_page_disables_checkout_while_a_line_needs_attention(client, ke
     page = client.get("/cart/").content.decode()
     assert 'href="/orders/checkout/"' not in page
     assert "Some products need your attention before you can check out." in page
+
+
+def test_a_cash_on_delivery_order_reads_pay_on_delivery_in_the_history(client, kettle):
+    place(client, kettle, payment_method="cod")
+    page = client.get("/orders/").content.decode()
+    assert "Pay on delivery" in page
+    assert "Pending payment" not in page

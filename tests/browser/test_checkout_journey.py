@@ -124,7 +124,7 @@ def test_a_new_customer_orders_by_card_and_cash_cancels_one_and_sees_a_declined_
     rows = page.locator(".order-history tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text(cash_order.number)
-    expect(rows.nth(0)).to_contain_text("Pending payment")
+    expect(rows.nth(0)).to_contain_text("Pay on delivery")
     expect(rows.nth(1)).to_contain_text(card_order.number)
     expect(rows.nth(1)).to_contain_text("Paid")
     screenshot("22-history")
