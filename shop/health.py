@@ -7,6 +7,8 @@ from django.db import DatabaseError, connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from shop.db_router import replica_aliases, replica_states, replica_usable
+
 
 @never_cache
 def healthz(request) -> JsonResponse:
@@ -34,10 +36,20 @@ def _cache_state() -> str:
     return "ok" if hit else "degraded: not storing"
 
 
+def _replica_state(alias: str) -> str:
+    if replica_usable(alias):
+        return f"ok (lag {replica_states()[alias].lag:.1f}s)"
+    return f"skipped: {replica_states()[alias].last_error}"
+
+
 @never_cache
 def readyz(request) -> JsonResponse:
-    """Report each dependency's state; 503 when the primary database is unreachable."""
+    """Report each dependency's state; 503 when the primary database is unreachable.
+
+    A replica that is down or behind is reported, not fatal: reads fall back to the primary.
+    """
     checks = {"database": _database_state("default"), "cache": _cache_state()}
+    checks.update({alias: _replica_state(alias) for alias in replica_aliases()})
     ready = checks["database"] == "ok"
     return JsonResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},

@@ -37,6 +37,10 @@ os.environ.setdefault("CACHE_KEY_PREFIX", "shoptest")
 from config.settings import *  # noqa: E402, F403
 
 TEST_REDIS_URL = REDIS_URL or None  # noqa: F405
+# A second connection to the test database, standing in for a streaming replica. The router
+# leaves it alone unless a test lists it in DATABASE_REPLICA_ALIASES (shop/tests/test_db_router.py).
+DATABASES["replica1"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+DATABASE_REPLICA_ALIASES = []
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
 STATIC_ROOT = None  # WhiteNoise serves from the app folders (WHITENOISE_USE_FINDERS)

@@ -1,0 +1,165 @@
+"""Reads to streaming replicas, writes and transactions to the primary.
+
+A read goes to the primary instead when its correctness matters (PRIMARY_APPS: sessions, tokens
+and accounts, the cart, orders), when it runs inside a transaction, when its request writes or
+is a POST/PUT/PATCH/DELETE or reaches the admin, or when the client wrote within
+READ_YOUR_WRITES_SECONDS (a signed cookie carries that across app replicas). So the replicas
+serve the catalog: the bulk of the reads on sale day.
+
+A replica that refuses connections, or lags more than REPLICA_MAX_LAG_SECONDS behind, is
+skipped for REPLICA_RETRY_SECONDS: reads fall back to the primary, and no error reaches the
+shopper.
+"""
+
+import contextlib
+import contextvars
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DatabaseError, connections
+
+log = logging.getLogger(__name__)
+
+PRIMARY = "default"
+# Reads of these apps always go to the primary: a session or token just created, the cart and
+# checkout, a caller's own orders must never be read behind.
+PRIMARY_APPS = {"sessions", "authtoken", "accounts", "auth", "carts", "orders", "admin"}
+COOKIE = "shop_rw"  # "this client wrote recently": signed, short-lived
+LAG_CHECK_SECONDS = 2.0
+LAG_SQL = (
+    "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+    "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+)
+
+# Set for the length of a request by ReadYourWritesMiddleware.
+_pinned = contextvars.ContextVar("shop_db_pinned", default=False)
+_wrote = contextvars.ContextVar("shop_db_wrote", default=False)
+
+
+@dataclass
+class ReplicaState:
+    healthy: bool = True
+    retry_at: float = 0.0
+    lag_checked_at: float = 0.0
+    lag: float = 0.0
+    last_error: str = ""
+    reads: int = field(default=0)
+
+
+_states: dict[str, ReplicaState] = {}
+_turns = itertools.count()
+
+
+def replica_aliases() -> list[str]:
+    return settings.DATABASE_REPLICA_ALIASES
+
+
+def replica_states() -> dict[str, ReplicaState]:
+    """This process's view of each replica (for /readyz and /metrics)."""
+    return {alias: _states.setdefault(alias, ReplicaState()) for alias in replica_aliases()}
+
+
+def _mark_down(alias: str, state: ReplicaState, reason: str) -> None:
+    state.healthy = False
+    state.retry_at = time.monotonic() + settings.REPLICA_RETRY_SECONDS
+    state.last_error = reason
+    log.warning("replica %s skipped for %ss: %s", alias, settings.REPLICA_RETRY_SECONDS, reason)
+    with contextlib.suppress(DatabaseError):
+        connections[alias].close()
+
+
+def replica_usable(alias: str) -> bool:
+    """Whether `alias` can serve reads now: reachable and not too far behind."""
+    state = _states.setdefault(alias, ReplicaState())
+    now = time.monotonic()
+    if not state.healthy and now < state.retry_at:
+        return False
+    connection = connections[alias]
+    try:
+        # Django's own once-per-request ping (CONN_HEALTH_CHECKS), then a connection if none.
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+        if now - state.lag_checked_at >= LAG_CHECK_SECONDS:
+            with connection.cursor() as cursor:
+                cursor.execute(LAG_SQL)
+                state.lag = float(cursor.fetchone()[0])
+            state.lag_checked_at = now
+    except DatabaseError as error:
+        _mark_down(alias, state, f"unreachable: {error.__class__.__name__}")
+        return False
+    if state.lag > settings.REPLICA_MAX_LAG_SECONDS:
+        _mark_down(alias, state, f"lagging {state.lag:.1f}s")
+        return False
+    state.healthy = True
+    return True
+
+
+def choose_read_alias(model=None) -> tuple[str, str]:
+    """Return (alias, reason) for the next read (of `model`, when known)."""
+    replicas = replica_aliases()
+    if not replicas:
+        return PRIMARY, "no_replica"
+    if model is not None and model._meta.app_label in PRIMARY_APPS:
+        return PRIMARY, "primary_app"
+    if connections[PRIMARY].in_atomic_block:
+        return PRIMARY, "transaction"
+    if _pinned.get() or _wrote.get():
+        return PRIMARY, "read_your_writes"
+    start = next(_turns)
+    for offset in range(len(replicas)):
+        alias = replicas[(start + offset) % len(replicas)]
+        if replica_usable(alias):
+            return alias, "replica"
+    return PRIMARY, "replica_unavailable"
+
+
+class PrimaryReplicaRouter:
+    def db_for_read(self, model, **hints):
+        return choose_read_alias(model)[0]
+
+    def db_for_write(self, model, **hints):
+        _wrote.set(True)
+        return PRIMARY
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return True  # every alias holds the same data
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        return db == PRIMARY
+
+
+class ReadYourWritesMiddleware:
+    """Pin a request to the primary when its client wrote recently, and mark clients that write."""
+
+    UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        recent = request.get_signed_cookie(
+            COOKIE, default=None, salt=COOKIE, max_age=settings.READ_YOUR_WRITES_SECONDS
+        )
+        pinned = _pinned.set(
+            bool(recent) or request.method in self.UNSAFE or request.path.startswith("/admin/")
+        )
+        wrote = _wrote.set(False)
+        try:
+            response = self.get_response(request)
+            if _wrote.get() or request.method in self.UNSAFE:
+                response.set_signed_cookie(
+                    COOKIE,
+                    "1",
+                    salt=COOKIE,
+                    max_age=settings.READ_YOUR_WRITES_SECONDS,
+                    httponly=True,
+                    samesite="Lax",
+                    secure=settings.SESSION_COOKIE_SECURE,
+                )
+            return response
+        finally:
+            _pinned.reset(pinned)
+            _wrote.reset(wrote)

@@ -1,0 +1,122 @@
+"""The DB router with a real second connection standing in for a replica (same database)."""
+
+import contextvars
+
+import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from catalog.tests.factories import ProductFactory
+from shop import db_router
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica1"])
+
+
+@pytest.fixture
+def replica(postgres, settings):
+    settings.DATABASE_REPLICA_ALIASES = ["replica1"]
+    db_router._states.clear()
+    yield "replica1"
+    connections["replica1"].close()
+    db_router._states.clear()
+
+
+@pytest.fixture
+def dead_replica(replica, monkeypatch):
+    connection = connections[replica]
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "PORT", "1")  # nothing listens there
+    yield replica
+    connection.close()
+
+
+def _fresh(function, *args):
+    """Run outside any request's state, as a new request would."""
+    return contextvars.Context().run(function, *args)
+
+
+def _queries(alias: str, request) -> int:
+    with CaptureQueriesContext(connections[alias]) as captured:
+        request()
+    return len([q for q in captured.captured_queries if "pg_last_wal" not in q["sql"]])
+
+
+def test_anonymous_catalog_reads_go_to_the_replica(replica, client):
+    ProductFactory(slug="lamp")
+    with CaptureQueriesContext(connections["default"]) as primary:
+        replica_reads = _queries(replica, lambda: client.get("/api/v1/products/lamp/"))
+    assert replica_reads >= 1
+    assert len(primary) == 0
+
+
+def test_reads_inside_a_transaction_go_to_the_primary(replica):
+    from django.db import transaction
+
+    from catalog.models import Product
+
+    ProductFactory()
+    with transaction.atomic():
+        assert _fresh(db_router.choose_read_alias, Product) == ("default", "transaction")
+    assert _fresh(db_router.choose_read_alias, Product) == ("replica1", "replica")
+
+
+def test_sessions_carts_and_orders_always_read_the_primary(replica):
+    from django.contrib.sessions.models import Session
+
+    from carts.models import Cart
+    from orders.models import Order
+
+    for model in (Session, Cart, Order):
+        assert _fresh(db_router.choose_read_alias, model) == ("default", "primary_app")
+
+
+def test_a_client_that_wrote_reads_from_the_primary_for_a_while(replica, client, settings):
+    ProductFactory(slug="lamp", stock=5)
+    response = client.post("/cart/add/", {"product_id": "1", "quantity": "1"})
+    assert db_router.COOKIE in response.cookies
+    assert response.cookies[db_router.COOKIE]["max-age"] == settings.READ_YOUR_WRITES_SECONDS
+    assert _queries(replica, lambda: client.get("/api/v1/products/lamp/")) == 0
+    client.cookies.pop(db_router.COOKIE)
+    assert _queries(replica, lambda: client.get("/api/v1/products/?page=1")) >= 1
+
+
+def test_a_forged_read_your_writes_cookie_is_ignored(replica, client):
+    ProductFactory(slug="lamp")
+    client.cookies[db_router.COOKIE] = "1"  # not signed
+    assert _queries(replica, lambda: client.get("/api/v1/products/lamp/")) >= 1
+
+
+def test_an_unreachable_replica_is_skipped_without_an_error(dead_replica, client):
+    ProductFactory(slug="lamp", title="Brass Lamp")
+    response = client.get("/api/v1/products/lamp/")
+    assert response.status_code == 200
+    assert response.json()["title"] == "Brass Lamp"
+    state = db_router.replica_states()[dead_replica]
+    assert state.healthy is False
+    assert state.last_error == "unreachable: OperationalError"
+
+
+def test_readyz_reports_a_skipped_replica_and_stays_ready(dead_replica, client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["replica1"] == "skipped: unreachable: OperationalError"
+
+
+def test_a_lagging_replica_is_skipped(replica, monkeypatch, settings):
+    from catalog.models import Product
+
+    monkeypatch.setattr(db_router, "LAG_SQL", "SELECT 30.0")  # as if 30 s of WAL were unreplayed
+    assert _fresh(db_router.choose_read_alias, Product) == ("default", "replica_unavailable")
+    assert db_router.replica_states()[replica].last_error == "lagging 30.0s"
+
+
+def test_a_replica_that_recovers_serves_reads_again(replica, settings, monkeypatch):
+    from catalog.models import Product
+
+    monkeypatch.setattr(db_router, "LAG_SQL", "SELECT 30.0")
+    assert _fresh(db_router.choose_read_alias, Product)[0] == "default"
+    monkeypatch.setattr(db_router, "LAG_SQL", "SELECT 0.0")
+    state = db_router.replica_states()[replica]
+    state.retry_at = 0  # its retry time has come
+    state.lag_checked_at = 0
+    assert _fresh(db_router.choose_read_alias, Product) == ("replica1", "replica")
