@@ -120,3 +120,17 @@ def test_a_replica_that_recovers_serves_reads_again(replica, settings, monkeypat
     state.retry_at = 0  # its retry time has come
     state.lag_checked_at = 0
     assert _fresh(db_router.choose_read_alias, Product) == ("replica1", "replica")
+
+
+def test_an_edit_bumps_the_catalog_again_once_replicas_caught_up(replica, monkeypatch):
+    from catalog import services
+    from catalog.services import save_product
+
+    queued = []
+    monkeypatch.setattr(
+        services.bump_catalog_version_task, "apply_async", lambda **kw: queued.append(kw)
+    )
+    product = ProductFactory()
+    product.title = "Renamed"
+    save_product(product=product, fields=["title"])  # commits: transaction=True test
+    assert queued == [{"countdown": 5.0}]
