@@ -10,7 +10,7 @@ WORKERS ?= 3
 .PHONY: help venv run serve test lint format migrate seed clean bench-cart
 
 help: ## List the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements.txt
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian, apt-get install -y python3-venv"; exit 1; }
@@ -54,3 +54,22 @@ bench-cart: venv ## Benchmark cart reads and adds against a local gunicorn (Post
 
 clean: ## Remove the virtualenv, the SQLite database and generated files
 	rm -rf $(VENV) db.sqlite3 var test-artifacts
+
+# --- The cluster: PostgreSQL primary + replica, Redis, N app replicas, Celery, nginx (issue 5) --
+N ?= 3
+.PHONY: cluster cluster-down cluster-status cluster-test cluster-clean
+
+cluster: venv ## Start the whole cluster on 127.0.0.1 under var/cluster (N app replicas, default 3)
+	$(BIN)/python cluster/cluster.py up --replicas $(N)
+
+cluster-down: ## Stop every process of the cluster; its data stays for the next start
+	@if [ -x $(BIN)/python ]; then $(BIN)/python cluster/cluster.py down; else python3 cluster/cluster.py down; fi
+
+cluster-status: ## List the cluster's processes: name, pid, address, running or dead
+	@$(BIN)/python cluster/cluster.py status
+
+cluster-test: cluster ## Start the cluster if needed, then run tests/cluster against it through nginx
+	$(BIN)/pytest tests/cluster -p no:cacheprovider -o addopts="" -ra --strict-markers $(PYTEST_ARGS)
+
+cluster-clean: ## Stop the cluster and delete var/cluster (databases, logs, everything)
+	@if [ -x $(BIN)/python ]; then $(BIN)/python cluster/cluster.py clean; else rm -rf var/cluster; fi

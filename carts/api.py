@@ -1,6 +1,7 @@
 """The cart API: /api/v1/cart/ and its items, reached only through the caller's session or token."""
 
 from django.conf import settings
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 from carts.selectors import get_cart
 from carts.services import add_to_cart, remove_line, set_line_quantity
 from shop.api import WholeNumberField
+from shop.ratelimits import ratelimit
 
 PRODUCT_PK_MAX = 2**63 - 1
 
@@ -57,6 +59,7 @@ class CartView(APIView):
 
 
 class CartItemsView(APIView):
+    @method_decorator(ratelimit("add_to_cart"))
     @extend_schema(
         request=AddItemInput,
         responses=CartOutput,

@@ -13,6 +13,7 @@ from carts.selectors import get_cart
 from carts.services import add_to_cart, remove_line, set_line_quantity
 from shop.api import error_summary
 from shop.exceptions import ShopError
+from shop.ratelimits import ratelimit
 
 
 def _back(request: HttpRequest) -> HttpResponseRedirect:
@@ -44,6 +45,7 @@ def cart(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@ratelimit("add_to_cart")
 def add(request: HttpRequest) -> HttpResponseRedirect:
     def change():
         body = AddItemInput(

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -17,6 +18,7 @@ from catalog.selectors import (
     get_product_detail,
     get_product_page,
 )
+from shop.ratelimits import ratelimit
 
 # --- Input --------------------------------------------------------------------------------
 
@@ -158,6 +160,7 @@ class CategoryTreeView(APIView):
 
 
 class ProductListView(APIView):
+    @method_decorator(ratelimit("browsing"))
     @extend_schema(
         parameters=[ProductQueryInput],
         responses=ProductPageOutput,
@@ -170,6 +173,7 @@ class ProductListView(APIView):
 
 
 class ProductDetailView(APIView):
+    @method_decorator(ratelimit("browsing"))
     @extend_schema(
         responses=ProductDetailOutput,
         summary="One product, by slug",
@@ -181,6 +185,7 @@ class ProductDetailView(APIView):
 
 
 class SearchView(APIView):
+    @method_decorator(ratelimit("search"))
     @extend_schema(
         parameters=[SearchInput],
         responses=ProductPageOutput,

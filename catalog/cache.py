@@ -16,6 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from shop.observability import record_cache_lookup
+
 VERSION_KEY = "catalog:version"
 
 
@@ -75,6 +77,7 @@ def home_key() -> str:
 def cached(key: str, kind: str, build: Callable[[], Any]) -> Any:
     """Return the value under `key`, building and storing it (for `kind`'s TTL) on a miss."""
     value = cache.get(key)
+    record_cache_lookup(kind, hit=value is not None)
     if value is None:
         value = build()
         cache.set(key, value, timeout=ttl(kind))

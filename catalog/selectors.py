@@ -19,6 +19,7 @@ from django.db.models import F, Q, QuerySet
 from catalog import cache as catalog_cache
 from catalog.exceptions import CategoryNotFound, PageNotFound, ProductNotFound
 from catalog.models import Category, Product
+from shop.db_router import PRIMARY
 
 ORDERINGS = {
     "newest": ("-created_at", "-pk"),
@@ -221,7 +222,8 @@ def _build_product_detail(slug: str) -> dict[str, Any] | None:
     if product is None:
         return None
     category = get_category(slug=product.category.slug)
-    _remember_offers({product.pk: _offer(product)})  # spares get_product_detail a query
+    if product._state.db == PRIMARY:  # a replica's stock may be behind: leave offers to the primary
+        _remember_offers({product.pk: _offer(product)})  # spares get_product_detail a query
     return {
         **product_card(product),
         "description": product.description,
@@ -285,7 +287,9 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
     missing = [pk for pk, key in keys.items() if key not in found]
     if missing:
         fresh = {pk: {} for pk in missing}  # {}: remembered as not for sale
-        fresh.update({p.pk: _offer(p) for p in _listed_products().filter(pk__in=missing)})
+        # From the primary: a replica still behind could cache stock an order just took.
+        listed = _listed_products().using(PRIMARY).filter(pk__in=missing)
+        fresh.update({product.pk: _offer(product) for product in listed})
         _remember_offers(fresh)
         found.update({keys[pk]: offer for pk, offer in fresh.items()})
     return {pk: found[key] for pk, key in keys.items() if found.get(key)}

@@ -16,6 +16,7 @@ from catalog.selectors import (
 )
 from shop.api import error_summary
 from shop.exceptions import BadRequest
+from shop.ratelimits import ratelimit
 
 SORT_CHOICES = [
     ("newest", "Newest"),
@@ -41,6 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@ratelimit("browsing")
 def category(request: HttpRequest, slug: str) -> HttpResponse:
     node = get_category(slug=slug)
     query = _listing_query(request, category=slug)
@@ -56,10 +58,12 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@ratelimit("browsing")
 def product(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "catalog/product.html", {"product": get_product_detail(slug=slug)})
 
 
+@ratelimit("search")
 def search(request: HttpRequest) -> HttpResponse:
     query = _listing_query(request)
     page = get_product_page(query=query) if query.q else None

@@ -5,6 +5,7 @@ With no environment at all: SQLite, an in-process cache and Celery tasks run inl
 every variable.
 """
 
+import socket
 from pathlib import Path
 
 import environ
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "shop.observability.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "shop.db_router.ReadYourWritesMiddleware",
@@ -252,6 +254,32 @@ CATALOG_MAX_PAGE_SIZE = env.int("CATALOG_MAX_PAGE_SIZE", default=100)
 SEARCH_MAX_QUERY_LENGTH = env.int("SEARCH_MAX_QUERY_LENGTH", default=200)
 LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)
 
+# --- Rate limits ----------------------------------------------------------------------------
+# Per endpoint, per signed-in user else per client address (DESIGN.md); shop/ratelimits.py names
+# where each applies and reads these on every request. "30/m" is 30 a minute; "5/15m", "10/d".
+# django-ratelimit counts in the default cache, Redis when REDIS_URL is set: shared by replicas.
+# For a load test: RATELIMIT_ENABLE=0 switches them all off, RATELIMIT_SCALE=100 multiplies every
+# limit, and RATELIMIT_<NAME> replaces one (RATELIMIT_ADD_TO_CART=300/m).
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_SCALE = env.float("RATELIMIT_SCALE", default=1.0)
+RATELIMITS = {
+    "browsing": env.str("RATELIMIT_BROWSING", default="100/m"),  # product lists and pages
+    "search": env.str("RATELIMIT_SEARCH", default="60/m"),
+    "add_to_cart": env.str("RATELIMIT_ADD_TO_CART", default="30/m"),
+    "place_order": env.str("RATELIMIT_PLACE_ORDER", default="5/m"),
+    "login_ip": env.str("RATELIMIT_LOGIN_IP", default="5/15m"),
+    "login_account": env.str("RATELIMIT_LOGIN_ACCOUNT", default="5/15m"),  # the e-mail sent
+    "registration": env.str("RATELIMIT_REGISTRATION", default="10/d"),  # per address only
+}
+RATELIMIT_USE_CACHE = "default"
+# Redis unreachable (the cache ignores its errors): let requests through uncounted rather than
+# refuse them all; nginx's per-address limit_req still stands in front.
+RATELIMIT_FAIL_OPEN = True
+# The request header in which the proxy in front passes the client's address; empty: REMOTE_ADDR.
+# The cluster's nginx sets X-Real-IP (HTTP_X_REAL_IP). Never X-Forwarded-For: clients forge it.
+SHOP_TRUSTED_PROXY_HEADER = env.str("SHOP_TRUSTED_PROXY_HEADER", default="")
+RATELIMIT_IP_META_KEY = "shop.ratelimits.client_ip"
+
 # --- Security (production) ------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
@@ -264,10 +292,31 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 
+# --- Observability --------------------------------------------------------------------------
+# Every response names the replica that served it (X-Served-By), and so does every log line.
+SHOP_REPLICA_NAME = env.str("SHOP_REPLICA_NAME", default=socket.gethostname())
+# /metrics answers 127.0.0.1 and ::1 directly, and anyone sending "Authorization: Bearer <token>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# PROMETHEUS_MULTIPROC_DIR, read by prometheus_client itself: under several gunicorn workers, an
+# existing directory, emptied before start, where each process writes its metrics.
+
 # --- Logging --------------------------------------------------------------------------------
+# "json": one JSON object a line with request_id and replica (shop/observability.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request": {"()": "shop.observability.RequestLogFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "shop.observability.JsonLogFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request"],
+            "formatter": LOG_FORMAT,
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }

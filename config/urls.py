@@ -9,12 +9,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from carts.urls import api_urlpatterns as carts_api
 from catalog.urls import api_urlpatterns as catalog_api
 from orders.urls import api_urlpatterns as orders_api
-from shop import health
+from shop import health, observability
 from shop.accounts.urls import api_urlpatterns as accounts_api
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", observability.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((catalog_api, "catalog-api"))),
     path("api/v1/", include((carts_api, "carts-api"))),

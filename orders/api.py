@@ -1,5 +1,6 @@
 """The orders API: place an order (idempotently), list and read one's own, cancel."""
 
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -13,6 +14,7 @@ from orders.payments import is_known_card_token
 from orders.selectors import get_order_for_customer, orders_for_customer
 from orders.services import AddressData, PaymentData, cancel_order, place_order
 from shop.api import StrictTextMixin, TextField
+from shop.ratelimits import ratelimit
 
 # --- Input --------------------------------------------------------------------------------
 
@@ -131,6 +133,7 @@ class OrderListView(APIView):
         page = pages.paginate_queryset(orders, request, view=self)
         return pages.get_paginated_response(OrderOutput(page, many=True).data)
 
+    @method_decorator(ratelimit("place_order"))
     @extend_schema(
         request=OrderInput,
         responses={201: OrderOutput},

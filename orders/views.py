@@ -21,6 +21,7 @@ from orders.models import ALLOWED_TRANSITIONS, Order
 from orders.selectors import get_order_for_customer, orders_for_customer
 from orders.services import cancel_order, place_order
 from shop.exceptions import ShopError
+from shop.ratelimits import ratelimit
 
 
 def _render_checkout(request: HttpRequest, form: CheckoutForm, key: str) -> HttpResponse:
@@ -35,6 +36,7 @@ def _new_key() -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@ratelimit("place_order")  # counts POSTs only
 def checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         cart = get_cart(user=request.user, session=request.session)

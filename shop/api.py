@@ -2,11 +2,14 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.cache import add_never_cache_headers
+from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shop.exceptions import ShopError
+from shop.ratelimits import refusal
 
 
 class StrictTextMixin:
@@ -51,6 +54,15 @@ def exception_handler(exc, context) -> Response | None:
     if isinstance(exc, ShopError):
         body = {"detail": exc.detail, "code": exc.code, **exc.extra}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, Ratelimited):  # before PermissionDenied, which it subclasses
+        detail, retry_after = refusal(exc)
+        response = Response(
+            {"detail": detail, "code": "rate_limited"},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(retry_after)},
+        )
+        add_never_cache_headers(response)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DatabaseError, connections
 
+from shop.observability import record_db_route, record_replica_health
+
 log = logging.getLogger(__name__)
 
 PRIMARY = "default"
@@ -64,6 +66,7 @@ def replica_states() -> dict[str, ReplicaState]:
 
 def _mark_down(alias: str, state: ReplicaState, reason: str) -> None:
     state.healthy = False
+    record_replica_health(alias, up=False)
     state.retry_at = time.monotonic() + settings.REPLICA_RETRY_SECONDS
     state.last_error = reason
     log.warning("replica %s skipped for %ss: %s", alias, settings.REPLICA_RETRY_SECONDS, reason)
@@ -93,7 +96,10 @@ def replica_usable(alias: str) -> bool:
     if state.lag > settings.REPLICA_MAX_LAG_SECONDS:
         _mark_down(alias, state, f"lagging {state.lag:.1f}s")
         return False
+    if not state.healthy:
+        log.warning("replica %s serves reads again", alias)
     state.healthy = True
+    record_replica_health(alias, up=True)
     return True
 
 
@@ -118,10 +124,13 @@ def choose_read_alias(model=None) -> tuple[str, str]:
 
 class PrimaryReplicaRouter:
     def db_for_read(self, model, **hints):
-        return choose_read_alias(model)[0]
+        alias, reason = choose_read_alias(model)
+        record_db_route(alias, reason)
+        return alias
 
     def db_for_write(self, model, **hints):
         _wrote.set(True)
+        record_db_route(PRIMARY, "write")
         return PRIMARY
 
     def allow_relation(self, obj1, obj2, **hints):

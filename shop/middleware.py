@@ -4,8 +4,11 @@ import time
 
 from django.conf import settings
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
+from django_ratelimit.exceptions import Ratelimited
 
 from shop.exceptions import ShopError
+from shop.ratelimits import describe_wait, refusal
 
 ERROR_TEMPLATES = {400: "400.html", 404: "404.html"}
 SEEN_KEY = "_seen"
@@ -19,10 +22,21 @@ class ShopErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, Ratelimited) and not request.path.startswith("/api/"):
+            return _too_many_requests(request, exception)
         if not isinstance(exception, ShopError) or request.path.startswith("/api/"):
             return None
         template = ERROR_TEMPLATES.get(exception.status_code, "400.html")
         return render(request, template, {"detail": exception.detail}, status=exception.status_code)
+
+
+def _too_many_requests(request, error: Ratelimited):
+    detail, retry_after = refusal(error)
+    context = {"detail": detail, "retry_after": retry_after, "wait": describe_wait(retry_after)}
+    response = render(request, "429.html", context, status=429)
+    response["Retry-After"] = str(retry_after)
+    add_never_cache_headers(response)
+    return response
 
 
 class SessionKeepAliveMiddleware:

@@ -11,6 +11,7 @@ import pytest
 from celery import current_app
 from django.conf import settings
 from django.db import connection
+from kombu import Connection
 
 from orders.models import OutboxEvent
 from orders.tests.conftest import add_to_cart, order_body
@@ -25,6 +26,23 @@ def rabbitmq():
         socket.create_connection(("127.0.0.1", 5672), timeout=0.5).close()
     except OSError:
         _unavailable("needs RabbitMQ on 127.0.0.1:5672 (guest/guest)")
+
+
+def _wait_for_consumer(queue: str, process: subprocess.Popen, seconds: float = 90) -> None:
+    """Wait until the worker consumes `queue` (RabbitMQ counts its consumers)."""
+    deadline = time.monotonic() + seconds
+    with Connection(BROKER) as broker:
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                _, _, consumers = broker.default_channel.queue_declare(queue, passive=True)
+            except broker.channel_errors:  # not declared yet
+                consumers = 0
+                broker.close()
+            if consumers:
+                return
+            assert time.monotonic() < deadline, f"no worker on {queue} after {seconds} s"
+            time.sleep(0.2)
 
 
 @pytest.fixture
@@ -64,6 +82,7 @@ def worker(postgres, rabbitmq, tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _wait_for_consumer(queue, process)
     conf = current_app.conf
     saved = {k: conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")}
     conf.update(task_always_eager=False, broker_url=BROKER, task_default_queue=queue)

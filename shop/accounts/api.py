@@ -3,6 +3,7 @@
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -24,6 +25,7 @@ from shop.accounts.services import (
     sign_out,
 )
 from shop.api import StrictTextMixin, TextField
+from shop.ratelimits import ratelimit
 
 # --- Input --------------------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class ErrorOutput(DetailOutput):
 
 
 class RegisterView(APIView):
+    @method_decorator(ratelimit("registration"))
     @extend_schema(
         request=RegisterInput,
         responses={201: AuthOutput, 400: ErrorOutput},
@@ -132,6 +135,7 @@ class RegisterView(APIView):
 
 
 class LoginView(APIView):
+    @method_decorator(ratelimit("login_ip", "login_account"))
     @extend_schema(
         request=CredentialsInput,
         responses={200: AuthOutput, 400: ErrorOutput},

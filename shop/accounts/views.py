@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -18,6 +19,7 @@ from shop.accounts.services import (
     sign_in,
     sign_out,
 )
+from shop.ratelimits import ratelimit
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -29,6 +31,7 @@ def _next_url(request: HttpRequest) -> str:
     return url if safe else resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
+@ratelimit("registration")  # counts POSTs only
 def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -46,6 +49,7 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/register.html", {"form": form, "next": next_url})
 
 
+@method_decorator(ratelimit("login_ip", "login_account"), name="post")
 class SignInView(auth_views.LoginView):
     form_class = SignInForm
     template_name = "accounts/login.html"

@@ -1,0 +1,745 @@
+"""The whole shop on one machine: the cluster of DESIGN.md, for real, on loopback (issue 5).
+
+A PostgreSQL primary and a streaming replica, Redis, N gunicorn replicas of the app, a Celery
+worker and beat, and nginx in front. Everything listens on 127.0.0.1 on ports of its own and
+lives under var/cluster/, so it never meets the PostgreSQL, Redis or gunicorn of `make test`
+and `make run`.
+
+    python cluster/cluster.py up [--replicas N]  start whatever is not running; the first start
+                                                creates both databases, migrates and seeds
+    python cluster/cluster.py down               stop everything it started; the data stays
+    python cluster/cluster.py status [--json]    each process: name, pid, port, running or dead
+    python cluster/cluster.py start-app K        start app replica K again if it is not running
+    python cluster/cluster.py clean              down, then delete var/cluster
+
+Run it with the virtualenv's python (`make cluster N=3`): gunicorn and celery are found beside
+it. Standard library only. The configuration files it writes come from templates:
+cluster/templates/ (PostgreSQL, Redis) and nginx/ (the load balancer).
+
+The app processes get a clean environment (never the caller's DATABASE_URL or
+DJANGO_SETTINGS_MODULE, which would split the replicas): the cluster's own variables below,
+plus any RATELIMIT_* variable set when `up` runs (for a load test), remembered for later starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / "var" / "cluster"
+RUN = STATE / "run"  # pidfiles
+LOGS = STATE / "log"
+PG_DIR = STATE / "postgres"  # owned by the database user: PostgreSQL refuses to run as root
+PRIMARY_DATA = PG_DIR / "primary"
+REPLICA_DATA = PG_DIR / "replica"
+REDIS_DIR = STATE / "redis"
+NGINX_DIR = STATE / "nginx"
+STATIC_ROOT = STATE / "static"
+MEDIA_ROOT = STATE / "media"
+SETTINGS_FILE = STATE / "cluster.json"  # the replica count and environment of the last `up`
+SEEDED_MARK = STATE / "seeded"
+
+HOST = "127.0.0.1"
+PRIMARY_PORT = 15432
+REPLICA_PORT = 15433
+REDIS_PORT = 16379
+APP_PORT_BASE = 18000  # replica K listens on 18000 + K
+NGINX_PORT = 18080
+MAX_REPLICAS = NGINX_PORT - APP_PORT_BASE - 1
+DEFAULT_REPLICAS = 3
+
+DB_USER = "postgres"  # the database superuser, and the system user the servers run as
+DB_NAME = "shop"
+REPLICATION_SLOT = "shop_replica"
+SEED_PRODUCTS = 2000
+PASSED_THROUGH = re.compile(r"RATELIMIT_\w+")
+
+APT_LINE = "apt-get install -y postgresql redis-server nginx-light"
+VENV_BIN = Path(sys.executable).parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class ClusterError(Exception):
+    """A step failed; the message says which and what to do."""
+
+
+# --- Processes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int | None
+    pidfile: Path
+    program: str  # a word of its command line, so a recycled pid is not taken for it
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def state(self) -> str:
+        pid = self.pid()
+        if pid is None:
+            return "stopped"
+        return "running" if _alive(pid, self.program) else "dead"
+
+    def running(self) -> bool:
+        return self.state() == "running"
+
+
+def _alive(pid: int, program: str) -> bool:
+    """Return whether pid is a live (not zombie) process running `program`."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and program in cmdline
+
+
+def app_service(number: int) -> Service:
+    return Service(f"app{number}", APP_PORT_BASE + number, RUN / f"app{number}.pid", "gunicorn")
+
+
+PRIMARY = Service("postgres-primary", PRIMARY_PORT, PRIMARY_DATA / "postmaster.pid", "postgres")
+REPLICA = Service("postgres-replica", REPLICA_PORT, REPLICA_DATA / "postmaster.pid", "postgres")
+REDIS = Service("redis", REDIS_PORT, RUN / "redis.pid", "redis-server")
+WORKER = Service("celery-worker", None, RUN / "celery-worker.pid", "celery")
+BEAT = Service("celery-beat", None, RUN / "celery-beat.pid", "celery")
+NGINX = Service("nginx", NGINX_PORT, NGINX_DIR / "nginx.pid", "nginx")
+
+
+def services(replicas: int) -> list[Service]:
+    """Every process of the cluster, in start order."""
+    apps = [app_service(number) for number in range(1, replicas + 1)]
+    return [PRIMARY, REPLICA, REDIS, *apps, WORKER, BEAT, NGINX]
+
+
+def _stray_apps(replicas: int) -> list[Service]:
+    """App replicas beyond the current count that still have a pidfile (N was lowered)."""
+    numbers = sorted(int(path.stem[3:]) for path in RUN.glob("app*.pid") if path.stem[3:].isdigit())
+    return [app_service(number) for number in numbers if number > replicas]
+
+
+# --- Prerequisites --------------------------------------------------------------------------
+
+
+def postgres_bindir() -> Path | None:
+    """Return the newest Debian PostgreSQL's bin directory, if one is installed."""
+    candidates = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    candidates.sort(key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0)
+    return candidates[-1] if candidates else None
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None
+    )
+
+
+def check_prerequisites() -> None:
+    missing = []
+    if postgres_bindir() is None:
+        missing.append("PostgreSQL (initdb, pg_ctl, pg_basebackup)")
+    if shutil.which("redis-server") is None:
+        missing.append("redis-server")
+    if nginx_binary() is None:
+        missing.append("nginx")
+    if missing:
+        raise ClusterError(f"Missing {', '.join(missing)}. Install them with:\n    {APT_LINE}")
+    for program in ("gunicorn", "celery"):
+        if not (VENV_BIN / program).exists():
+            raise ClusterError(
+                f"No {program} beside {sys.executable}: run `make cluster` (it uses the "
+                "virtualenv), or `make venv` first."
+            )
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(DB_USER)
+        except KeyError:
+            raise ClusterError(
+                f"PostgreSQL will not run as root, and there is no `{DB_USER}` user to run it "
+                f"as: {APT_LINE} creates one (or: adduser --system --group {DB_USER})."
+            ) from None
+
+
+# --- Small tools ----------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def run(command: list, *, env: dict | None = None, cwd: Path = ROOT, quiet: bool = True) -> str:
+    """Run a command to completion; on failure raise with the end of its output."""
+    result = subprocess.run(
+        [str(part) for part in command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()[-25:]
+        raise ClusterError(f"`{' '.join(map(str, command))}` failed:\n  " + "\n  ".join(output))
+    if not quiet and result.stdout.strip():
+        log(result.stdout.rstrip())
+    return result.stdout
+
+
+def as_db_user(command: list) -> list:
+    """Run a PostgreSQL server tool as the unprivileged database user when we are root."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", DB_USER, "--", *command]
+    return command
+
+
+def give_to_db_user(path: Path) -> None:
+    if os.geteuid() != 0:
+        return
+    user = pwd.getpwnam(DB_USER)
+    for directory, _subdirectories, files in os.walk(path):
+        os.chown(directory, user.pw_uid, user.pw_gid)
+        for name in files:
+            os.chown(Path(directory) / name, user.pw_uid, user.pw_gid)
+
+
+def render(template: Path, values: dict[str, str]) -> str:
+    """Fill {{ NAME }} placeholders; a line holding a list placeholder repeats once per item."""
+    lines = []
+    for line in template.read_text().splitlines(keepends=True):
+        names = re.findall(r"{{ (\w+) }}", line)
+        repeated = [name for name in names if isinstance(values.get(name), list)]
+        items = values[repeated[0]] if repeated else [None]
+        for item in items:
+            text = line
+            for name in names:
+                if name not in values:
+                    raise ClusterError(f"{template}: no value for {{{{ {name} }}}}")
+                value = item if name in repeated else values[name]
+                text = text.replace(f"{{{{ {name} }}}}", str(value))
+            lines.append(text)
+    return "".join(lines)
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return True
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection((HOST, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_for(what: str, ready, *, seconds: float, logfile: Path | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.2)
+    tail = ""
+    if logfile and logfile.exists():
+        tail = "\n  ".join(logfile.read_text(errors="replace").splitlines()[-20:])
+        tail = f"\nEnd of {logfile}:\n  {tail}"
+    raise ClusterError(f"{what} did not come up within {seconds:.0f} s.{tail}")
+
+
+def stop_process(service: Service, sig: int = signal.SIGTERM, *, seconds: float = 20) -> None:
+    """Signal a process and wait for it to exit; SIGKILL it if it will not."""
+    pid = service.pid()
+    if pid is not None and _alive(pid, service.program):
+        os.kill(pid, sig)
+        deadline = time.monotonic() + seconds
+        while _alive(pid, service.program) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid, service.program):
+            os.kill(pid, signal.SIGKILL)
+    service.pidfile.unlink(missing_ok=True)
+
+
+def kill_orphaned_workers(port: int) -> None:
+    """Kill gunicorn workers still bound to port after their master died (SIGKILL)."""
+    needle = f"--bind {HOST}:{port} "
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "gunicorn" in cmdline and needle in cmdline + " ":
+            with suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
+@contextmanager
+def cluster_lock():
+    """One cluster command at a time (a test restarting a replica while `up` runs, say)."""
+    STATE.mkdir(parents=True, exist_ok=True)
+    with (STATE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+# --- Settings and environment ---------------------------------------------------------------
+
+
+def load_settings() -> dict:
+    try:
+        return json.loads(SETTINGS_FILE.read_text())
+    except (OSError, ValueError):
+        return {"replicas": DEFAULT_REPLICAS, "environment": {}}
+
+
+def save_settings(settings: dict) -> None:
+    SETTINGS_FILE.write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def app_environment(settings: dict, replica: str = "cluster") -> dict[str, str]:
+    """The environment of every Django process: config/settings.py reads all of it."""
+    environment = {
+        name: os.environ[name]
+        for name in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+        if name in os.environ
+    }
+    environment.update(settings.get("environment", {}))
+    environment.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            # Not SHOP_PRODUCTION: it redirects to https and sets HSTS, and nginx here is plain
+            # http on loopback. Debug stays off all the same.
+            "DJANGO_DEBUG": "0",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": f"postgres://{DB_USER}@{HOST}:{PRIMARY_PORT}/{DB_NAME}",
+            "DATABASE_REPLICA_URLS": f"postgres://{DB_USER}@{HOST}:{REPLICA_PORT}/{DB_NAME}",
+            "REDIS_URL": f"redis://{HOST}:{REDIS_PORT}/0",
+            "CELERY_BROKER_URL": f"redis://{HOST}:{REDIS_PORT}/1",
+            "CELERY_QUEUE": "shop",
+            "STATIC_ROOT": str(STATIC_ROOT),
+            "MEDIA_ROOT": str(MEDIA_ROOT),
+            "SHOP_SERVE_MEDIA": "0",  # nginx serves /media/
+            # The client address comes from nginx's X-Real-IP (nginx/proxy.conf replaces it).
+            "SHOP_TRUSTED_PROXY_HEADER": "HTTP_X_REAL_IP",
+            "SHOP_REPLICA_NAME": replica,
+            "EMAIL_URL": f"filemail:///{STATE / 'mail'}",
+            "LOG_FORMAT": "json",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return environment
+
+
+def manage(settings: dict, *arguments: str, quiet: bool = True) -> str:
+    return run(
+        [sys.executable, "manage.py", *arguments], env=app_environment(settings), quiet=quiet
+    )
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def pg(tool: str) -> Path:
+    return postgres_bindir() / tool
+
+
+def psql(port: int, sql: str) -> str:
+    command = [pg("psql"), "-X", "-q", "-At", "-h", HOST, "-p", port, "-U", DB_USER]
+    return run([*command, "-d", "postgres", "-c", sql]).strip()
+
+
+def write_postgres_config(data: Path, port: int) -> None:
+    values = {"PORT": str(port), "SOCKET_DIR": str(PG_DIR)}
+    (data / "shop.conf").write_text(render(TEMPLATES / "postgresql.conf", values))
+    (data / "pg_hba.conf").write_text(render(TEMPLATES / "pg_hba.conf", {}))
+    conf = data / "postgresql.conf"
+    if "include 'shop.conf'" not in conf.read_text():
+        with conf.open("a") as file:
+            file.write("\n# The shop's cluster: cluster/templates/postgresql.conf\n")
+            file.write("include 'shop.conf'\n")
+    give_to_db_user(data)
+
+
+def init_primary() -> None:
+    log(f"Creating the PostgreSQL primary in {PRIMARY_DATA.relative_to(ROOT)}")
+    scratch = PG_DIR / "primary.init"
+    shutil.rmtree(scratch, ignore_errors=True)
+    initdb = [pg("initdb"), "-D", scratch, "-U", DB_USER, "-A", "trust", "-E", "UTF8"]
+    run(as_db_user([*initdb, "--locale=C", "--no-instructions"]), cwd=PG_DIR)
+    write_postgres_config(scratch, PRIMARY_PORT)
+    scratch.rename(PRIMARY_DATA)
+
+
+def init_replica() -> None:
+    log(f"Copying the primary into the streaming replica {REPLICA_DATA.relative_to(ROOT)}")
+    scratch = PG_DIR / "replica.init"
+    shutil.rmtree(scratch, ignore_errors=True)
+    # A slot keeps the primary's WAL until the replica has it, even while the replica is down.
+    psql(
+        PRIMARY_PORT,
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+        f"WHERE slot_name = '{REPLICATION_SLOT}'",
+    )
+    basebackup = [pg("pg_basebackup"), "-h", HOST, "-p", PRIMARY_PORT, "-U", DB_USER]
+    basebackup += ["-D", scratch, "-R", "-X", "stream", "-C", "-S", REPLICATION_SLOT, "-c", "fast"]
+    run(as_db_user(basebackup), cwd=PG_DIR)
+    write_postgres_config(scratch, REPLICA_PORT)  # its own port; standby.signal makes it a replica
+    scratch.rename(REPLICA_DATA)
+
+
+def start_postgres(service: Service, data: Path) -> bool:
+    """Start one PostgreSQL server unless it runs; return whether it was started."""
+    if service.running():
+        return False
+    logfile = PG_DIR / f"{data.name}.log"
+    run(
+        as_db_user([pg("pg_ctl"), "-D", data, "-l", logfile, "-w", "-t", "60", "start"]), cwd=PG_DIR
+    )
+    log(f"  {service.name} started on {HOST}:{service.port}")
+    return True
+
+
+def stop_postgres(service: Service, data: Path) -> None:
+    if service.running():
+        run(as_db_user([pg("pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"]), cwd=PG_DIR)
+    elif service.state() == "dead":
+        service.pidfile.unlink(missing_ok=True)  # crashed: pg_ctl start would refuse otherwise
+
+
+def prepare_databases(settings: dict) -> None:
+    """Create the database, migrate, collect static files; seed on the first start only."""
+    if not psql(PRIMARY_PORT, f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"):
+        psql(PRIMARY_PORT, f"CREATE DATABASE {DB_NAME}")
+    log("  migrate, collectstatic")
+    manage(settings, "migrate", "--noinput", "-v0")
+    manage(settings, "collectstatic", "--noinput", "-v0")
+    if not SEEDED_MARK.exists():
+        log(f"  seed_catalog --products {SEED_PRODUCTS}, ensure_operator")
+        manage(settings, "seed_catalog", "--products", str(SEED_PRODUCTS), quiet=False)
+        manage(settings, "ensure_operator", quiet=False)
+        SEEDED_MARK.write_text("seeded\n")
+
+
+# --- Redis, the app, Celery, nginx ----------------------------------------------------------
+
+
+def start_redis() -> None:
+    if REDIS.running():
+        return
+    REDIS_DIR.mkdir(parents=True, exist_ok=True)
+    values = {
+        "PORT": str(REDIS_PORT),
+        "PIDFILE": str(REDIS.pidfile),
+        "LOGFILE": str(LOGS / "redis.log"),
+        "DIR": str(REDIS_DIR),
+    }
+    conf = REDIS_DIR / "redis.conf"
+    conf.write_text(render(TEMPLATES / "redis.conf", values))
+    REDIS.pidfile.unlink(missing_ok=True)
+    run(["redis-server", conf])
+    wait_for("Redis", lambda: REDIS.running() and port_open(REDIS_PORT), seconds=10)
+    log(f"  redis started on {HOST}:{REDIS_PORT}")
+
+
+def launch_app(settings: dict, number: int) -> Service | None:
+    """Start app replica `number` unless it runs; return it if it was started."""
+    service = app_service(number)
+    if service.running():
+        return None
+    service.pidfile.unlink(missing_ok=True)
+    kill_orphaned_workers(service.port)
+    # prometheus_client's multiprocess mode: one directory per replica, emptied at its start.
+    metrics = STATE / "metrics" / service.name
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    environment = app_environment(settings, replica=service.name)
+    environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    command = [VENV_BIN / "gunicorn", "config.wsgi", "--bind", f"{HOST}:{service.port}"]
+    # Two processes of four threads: threads keep nginx's upstream connections alive
+    # (sync workers close every connection), processes keep one slow request from the rest.
+    command += ["--workers", "2", "--threads", "4", "--timeout", "30", "--graceful-timeout", "10"]
+    command += ["--keep-alive", "60", "--daemon", "--pid", service.pidfile, "--chdir", ROOT]
+    command += ["--error-logfile", LOGS / f"{service.name}.log", "--capture-output"]
+    command += ["--control-socket", RUN / f"{service.name}.ctl"]  # else all share ~/.gunicorn
+    run(command, env=environment)
+    return service
+
+
+def wait_for_apps(started: list[Service]) -> None:
+    for service in started:
+        wait_for(
+            f"{service.name} (gunicorn on {HOST}:{service.port})",
+            lambda service=service: http_ok(f"http://{HOST}:{service.port}/healthz"),
+            seconds=60,
+            logfile=LOGS / f"{service.name}.log",
+        )
+        log(f"  {service.name} started on {HOST}:{service.port} (pid {service.pid()})")
+
+
+def spawn(command: list, *, env: dict, logfile: Path) -> None:
+    """Start a long-running process in the background, its output appended to logfile.
+
+    Not `celery --detach`: a detached worker's stderr is /dev/null, and the app's logging
+    (settings.LOGGING, kept by config/celery.py) writes there.
+    """
+    with logfile.open("a") as output:
+        subprocess.Popen(
+            [str(part) for part in command],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_celery(settings: dict) -> None:
+    environment = app_environment(settings, replica="celery")
+    celery = [VENV_BIN / "celery", "--workdir", ROOT, "-A", "config"]
+    if not WORKER.running():
+        WORKER.pidfile.unlink(missing_ok=True)
+        worker = ["worker", "-Q", "shop", "--concurrency", "2", "--hostname", "shop@cluster"]
+        worker += ["--pidfile", WORKER.pidfile, "--loglevel", "INFO"]
+        logfile = LOGS / "celery-worker.log"
+        spawn([*celery, *worker], env=environment, logfile=logfile)
+        wait_for("The Celery worker", WORKER.running, seconds=20, logfile=logfile)
+        log(f"  celery-worker started (pid {WORKER.pid()})")
+    if not BEAT.running():
+        BEAT.pidfile.unlink(missing_ok=True)
+        (STATE / "celery").mkdir(exist_ok=True)
+        beat = ["beat", "--schedule", STATE / "celery" / "beat-schedule"]
+        beat += ["--pidfile", BEAT.pidfile, "--loglevel", "INFO"]
+        logfile = LOGS / "celery-beat.log"
+        spawn([*celery, *beat], env=environment, logfile=logfile)
+        wait_for("Celery beat", BEAT.running, seconds=20, logfile=logfile)
+        log(f"  celery-beat started (pid {BEAT.pid()})")
+
+
+def render_nginx(replicas: int) -> bool:
+    """Render nginx/ for this many replicas; return whether any file changed."""
+    conf_dir = NGINX_DIR / "conf"
+    values = {
+        "NGINX_DIR": str(NGINX_DIR),
+        "CONF_DIR": str(conf_dir),
+        "LOG_DIR": str(LOGS),
+        "MIME_TYPES": "/etc/nginx/mime.types",
+        "LISTEN": f"{HOST}:{NGINX_PORT}",
+        "STATIC_ROOT": str(STATIC_ROOT),
+        "MEDIA_ROOT": str(MEDIA_ROOT),
+        "APP_ADDRESS": [f"{HOST}:{APP_PORT_BASE + number}" for number in range(1, replicas + 1)],
+    }
+    changed = False
+    for template in sorted((ROOT / "nginx").glob("*.conf")):
+        changed |= write_if_changed(conf_dir / template.name, render(template, values))
+    return changed
+
+
+def nginx_command(*arguments: str) -> list:
+    conf = NGINX_DIR / "conf" / "nginx.conf"
+    errors = LOGS / "nginx-error.log"
+    return [nginx_binary(), "-p", f"{NGINX_DIR}/", "-c", conf, "-e", errors, *arguments]
+
+
+def start_nginx(replicas: int) -> None:
+    (NGINX_DIR / "tmp").mkdir(parents=True, exist_ok=True)
+    changed = render_nginx(replicas)
+    if NGINX.running():
+        if changed:
+            run(nginx_command("-t", "-q"))
+            run(nginx_command("-s", "reload"))
+            log(f"  nginx reloaded for {replicas} replicas")
+        return
+    NGINX.pidfile.unlink(missing_ok=True)
+    run(nginx_command("-t", "-q"))
+    run(nginx_command())
+    wait_for(
+        "nginx",
+        lambda: http_ok(f"http://{HOST}:{NGINX_PORT}/healthz"),
+        seconds=20,
+        logfile=LOGS / "nginx-error.log",
+    )
+    log(f"  nginx started on {HOST}:{NGINX_PORT} (pid {NGINX.pid()})")
+
+
+# --- Commands -------------------------------------------------------------------------------
+
+
+def up(replicas: int | None) -> None:
+    started_at = time.monotonic()
+    check_prerequisites()
+    settings = load_settings()
+    if replicas is not None:
+        settings["replicas"] = replicas
+    # RATELIMIT_* of this `up` (none: the defaults), kept for replicas started later.
+    environment = {name: value for name, value in os.environ.items() if PASSED_THROUGH.match(name)}
+    settings["environment"] = environment
+    replicas = settings["replicas"]
+    for directory in (STATE, RUN, LOGS, PG_DIR, STATIC_ROOT, MEDIA_ROOT, STATE / "mail"):
+        directory.mkdir(parents=True, exist_ok=True)
+    STATE.chmod(0o755)  # the database user and nginx's workers walk through it
+    save_settings(settings)
+    give_to_db_user(PG_DIR)
+
+    log(f"Starting the shop's cluster in {STATE.relative_to(ROOT)} ({replicas} app replicas)")
+    start_redis()
+    if not (PRIMARY_DATA / "PG_VERSION").exists():
+        init_primary()
+    if start_postgres(PRIMARY, PRIMARY_DATA) or not SEEDED_MARK.exists():
+        prepare_databases(settings)
+    if not (REPLICA_DATA / "PG_VERSION").exists():
+        init_replica()
+    start_postgres(REPLICA, REPLICA_DATA)
+
+    started = [launch_app(settings, number) for number in range(1, replicas + 1)]
+    wait_for_apps([service for service in started if service])
+    start_celery(settings)
+    start_nginx(replicas)
+    for service in _stray_apps(replicas):  # after nginx has stopped sending them requests
+        stop_process(service)
+        log(f"  {service.name} stopped (beyond {replicas} replicas)")
+
+    log(f"\nThe cluster is up in {time.monotonic() - started_at:.1f} s.")
+    base = f"http://{HOST}:{NGINX_PORT}"
+    log(f"  Storefront  {base}/")
+    log(f"  Admin       {base}/admin/   (admin@shop.local / shop-admin-demo)")
+    log(f"  API         {base}/api/v1/   docs {base}/api/docs/")
+    log(f"  Logs        {LOGS.relative_to(ROOT)}/\n")
+    print_status(replicas)
+
+
+def down() -> None:
+    settings = load_settings()
+    everything = services(settings["replicas"]) + _stray_apps(settings["replicas"])
+    log("Stopping the shop's cluster (the data stays: make cluster-clean deletes it)")
+    for service in reversed(everything):
+        state = service.state()
+        if service in (PRIMARY, REPLICA):
+            if PG_DIR.exists():
+                stop_postgres(service, PRIMARY_DATA if service is PRIMARY else REPLICA_DATA)
+        elif service is NGINX:
+            stop_process(service, signal.SIGQUIT)  # finish the requests in flight
+        else:
+            stop_process(service)
+            if service.name.startswith("app"):
+                kill_orphaned_workers(service.port)
+        if state != "stopped":
+            log(f"  {service.name} stopped")
+
+
+def start_app(number: int) -> None:
+    settings = load_settings()
+    started = launch_app(settings, number)
+    if started:
+        wait_for_apps([started])
+    else:
+        log(f"app{number} is already running")
+
+
+def clean() -> None:
+    down()
+    shutil.rmtree(STATE, ignore_errors=True)
+    log(f"Deleted {STATE.relative_to(ROOT)}")
+
+
+def status_rows(replicas: int) -> list[dict]:
+    rows = []
+    for service in services(replicas) + _stray_apps(replicas):
+        state = service.state()
+        rows.append(
+            {
+                "name": service.name,
+                "pid": service.pid() if state != "stopped" else None,
+                "port": service.port,
+                "state": state,
+            }
+        )
+    return rows
+
+
+def print_status(replicas: int) -> list[dict]:
+    rows = status_rows(replicas)
+    log(f"{'NAME':<18}{'PID':>8}  {'ADDRESS':<17}STATE")
+    for row in rows:
+        address = f"{HOST}:{row['port']}" if row["port"] else "-"
+        log(f"{row['name']:<18}{row['pid'] or '-':>8}  {address:<17}{row['state']}")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="start whatever is not running")
+    up_parser.add_argument("--replicas", "-n", type=int, help="app replicas (last used, else 3)")
+    commands.add_parser("down", help="stop everything; the data stays")
+    status_parser = commands.add_parser("status", help="every process and its state")
+    status_parser.add_argument("--json", action="store_true", help="machine-readable")
+    start_app_parser = commands.add_parser("start-app", help="start one app replica again")
+    start_app_parser.add_argument("number", type=int)
+    commands.add_parser("clean", help="down, then delete var/cluster")
+    arguments = parser.parse_args(argv)
+
+    replicas = getattr(arguments, "replicas", None)
+    if replicas is not None and not 1 <= replicas <= MAX_REPLICAS:
+        parser.error(f"--replicas must be between 1 and {MAX_REPLICAS}")
+    try:
+        if arguments.command == "status":
+            settings = load_settings()
+            if arguments.json:
+                rows = status_rows(settings["replicas"])
+                print(json.dumps(rows, indent=2))
+            else:
+                if not STATE.exists():
+                    log("No cluster yet: make cluster")
+                rows = print_status(settings["replicas"])
+            return 0 if all(row["state"] == "running" for row in rows) else 1
+        with cluster_lock():
+            if arguments.command == "up":
+                up(replicas)
+            elif arguments.command == "down":
+                down()
+            elif arguments.command == "start-app":
+                start_app(arguments.number)
+            elif arguments.command == "clean":
+                clean()
+    except ClusterError as error:
+        print(f"cluster: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""What nginx does at the edge: client address, request ids, body size, headers, flood shield."""
+
+import http.client
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+ONE_MEGABYTE = 1024 * 1024
+
+
+def test_body_over_one_megabyte_is_refused_by_nginx_with_413():
+    connection = http.client.HTTPConnection("127.0.0.1", 18080, timeout=30)
+    # The announced length is enough: nginx answers before reading the body, which never comes.
+    connection.putrequest("POST", "/api/v1/cart/items/")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(ONE_MEGABYTE + 1))
+    connection.endheaders()
+    response = connection.getresponse()
+    connection.close()
+
+    assert response.status == 413
+    assert response.headers.get("X-Upstream") is None  # refused before any replica saw it
+
+
+def test_client_request_id_is_passed_through_and_returned(shopper):
+    reply = shopper.get("/healthz", headers={"X-Request-ID": "checkout-abc-12345678"})
+
+    assert reply.headers["X-Request-ID"] == "checkout-abc-12345678"
+
+
+def test_malformed_request_id_is_replaced_by_one_of_nginx(shopper):
+    reply = shopper.get("/healthz", headers={"X-Request-ID": "bad id <script>"})
+
+    assert re.fullmatch(r"[0-9a-f]{32}", reply.headers["X-Request-ID"])
+
+
+def test_every_response_carries_the_security_headers(shopper):
+    for path in ("/healthz", "/static/admin/css/base.css", "/no-such-page/"):
+        headers = shopper.get(path).headers
+
+        assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
+        assert headers.get_all("X-Frame-Options") == ["DENY"]
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+
+
+def test_a_flood_from_one_address_gets_429_from_nginx():
+    def hit(_number: int) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", 18080, timeout=30)
+        try:
+            connection.request("HEAD", "/static/admin/css/base.css")
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(hit, range(400)))
+
+    assert statuses.count(429) > 0
+    assert statuses.count(200) >= 100  # the burst passes
+    time.sleep(3)  # the bucket drains (50 a second) before the next test
