@@ -488,6 +488,7 @@ def launch_app(settings: dict, number: int) -> Service | None:
     environment = app_environment(settings, replica=service.name)
     environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     command = [VENV_BIN / "gunicorn", "config.wsgi", "--bind", f"{HOST}:{service.port}"]
+    command += ["--config", ROOT / "config" / "gunicorn.py"]
     # Two processes of four threads: threads keep nginx's upstream connections alive
     # (sync workers close every connection), processes keep one slow request from the rest.
     command += ["--workers", "2", "--threads", "4", "--timeout", "30", "--graceful-timeout", "10"]
