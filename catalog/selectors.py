@@ -184,13 +184,19 @@ def _filtered(query: ProductQuery) -> QuerySet[Product]:
 
 def _build_product_page(query: ProductQuery) -> dict[str, Any]:
     products = _filtered(query)
-    count = products.count()
+    # Never COUNT(*) a million rows per request: count at most CATALOG_COUNT_CAP of them (a
+    # LIMITed subquery), and serve pages up to there, as a search engine's "about 10,000".
+    cap = settings.CATALOG_COUNT_CAP
+    count = products.order_by()[: cap + 1].count()
+    capped = count > cap
+    count = min(count, cap)
     num_pages = max(1, math.ceil(count / query.page_size))
     if query.page > num_pages:
         raise PageNotFound(f"Invalid page {query.page}: the last page is {num_pages}.")
     start = (query.page - 1) * query.page_size
     return {
         "count": count,
+        "count_capped": capped,
         "page": query.page,
         "page_size": query.page_size,
         "num_pages": num_pages,

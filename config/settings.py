@@ -251,6 +251,7 @@ IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")
 CATALOG_PAGE_SIZE = env.int("CATALOG_PAGE_SIZE", default=24)
 CATALOG_MAX_PAGE_SIZE = env.int("CATALOG_MAX_PAGE_SIZE", default=100)
+CATALOG_COUNT_CAP = env.int("CATALOG_COUNT_CAP", default=10_000)  # rows a listing counts at most
 SEARCH_MAX_QUERY_LENGTH = env.int("SEARCH_MAX_QUERY_LENGTH", default=200)
 LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)
 

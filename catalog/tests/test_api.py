@@ -177,3 +177,27 @@ def test_api_docs_page_is_served(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+def test_the_count_is_capped_and_pages_stop_there(api_client, settings, django_assert_num_queries):
+    settings.CATALOG_COUNT_CAP = 5
+    ProductFactory.create_batch(8)
+    body = api_client.get("/api/v1/products/?page_size=2").json()
+    assert body["count"] == 5
+    assert len(body["results"]) == 2
+    assert api_client.get("/api/v1/products/?page_size=2&page=3").status_code == 200
+    response = api_client.get("/api/v1/products/?page_size=2&page=4")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Invalid page 4: the last page is 3."
+
+
+def test_the_count_never_scans_more_than_the_cap(api_client, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.CATALOG_COUNT_CAP = 5
+    ProductFactory.create_batch(8)
+    with CaptureQueriesContext(connection) as captured:
+        api_client.get("/api/v1/products/")
+    count_sql = next(q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"])
+    assert "LIMIT 6" in count_sql

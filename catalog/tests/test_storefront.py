@@ -120,3 +120,9 @@ def test_the_filter_form_submitted_with_empty_fields_lists_everything(client, ki
     response = client.get("/c/kitchen/?ordering=newest&min_price=&max_price=")
     assert response.status_code == 200
     assert "Copper Kettle" in response.content.decode()
+
+
+def test_a_capped_count_reads_as_at_least(client, kitchen, settings):
+    settings.CATALOG_COUNT_CAP = 3
+    ProductFactory.create_batch(5, category=kitchen)
+    assert "<strong>3+</strong> products" in client.get("/c/kitchen/").content.decode()
