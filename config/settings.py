@@ -236,6 +236,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The shop's REST API: catalog, search, cart and orders.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "shop.api_schema.add_error_responses",
+    ],
 }
 
 # --- Carts ----------------------------------------------------------------------------------
@@ -290,6 +294,8 @@ SECURE_HSTS_PRELOAD = PRODUCTION
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SESSION_COOKIE_HTTPONLY = True
+# Bodies past this are refused (nginx refuses them first, with the same limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_BYTES", default=1024 * 1024)
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 

@@ -1,7 +1,7 @@
 """The orders API: place an order (idempotently), list and read one's own, cancel."""
 
 from django.utils.decorators import method_decorator
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -112,6 +112,17 @@ class OrderPagination(PageNumberPagination):
     page_size = 20
 
 
+ORDER_PAGE = inline_serializer(
+    name="OrderPage",
+    fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": OrderOutput(many=True),
+    },
+)
+
+
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     location=OpenApiParameter.HEADER,
@@ -125,7 +136,10 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 class OrderListView(APIView):
     @extend_schema(
-        responses=OrderOutput(many=True), summary="The caller's orders", operation_id="orders_list"
+        responses=ORDER_PAGE,
+        parameters=[OpenApiParameter("page", int, description="Page number, from 1")],
+        summary="The caller's orders, newest first",
+        operation_id="orders_list",
     )
     def get(self, request: Request) -> Response:
         pages = OrderPagination()

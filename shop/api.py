@@ -1,6 +1,7 @@
 """What every API endpoint shares: the one exception handler and its error shape."""
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from django.utils.cache import add_never_cache_headers
 from django_ratelimit.exceptions import Ratelimited
@@ -51,6 +52,10 @@ def error_summary(errors) -> str:
 
 def exception_handler(exc, context) -> Response | None:
     """Render every error as JSON with `detail` and `code`; anything else stays a 500."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+        body = {"detail": f"The request body is over {limit} KB.", "code": "request_too_large"}
+        return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ShopError):
         body = {"detail": exc.detail, "code": exc.code, **exc.extra}
         return Response(body, status=exc.status_code)

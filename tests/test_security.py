@@ -1,0 +1,132 @@
+"""Hostile input and the shop's promises about it (issue 6). More live beside the code they guard:
+rate limits on login (shop/tests/test_ratelimits.py), the admin and non-staff
+(shop/tests/test_accounts.py), others' orders (orders/tests/test_api_orders.py), nginx's body limit
+(tests/cluster/test_edge.py)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from catalog.tests.factories import ProductFactory
+from orders.models import Order
+from orders.tests.conftest import ADDRESS, add_to_cart, order_body
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _clean_environment(**values: str) -> dict[str, str]:
+    """Only what a production process would have: no test-only variables (the browser tests'
+    DJANGO_ALLOW_ASYNC_UNSAFE, say)."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **values}
+
+
+def test_the_deploy_checks_pass_in_production_mode():
+    env = _clean_environment(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        SHOP_PRODUCTION="1",
+        DJANGO_SECRET_KEY="a-long-random-secret-for-the-deploy-check-0123456789abcdefghij",
+        DJANGO_ALLOWED_HOSTS="shop.example",
+        DATABASE_URL="sqlite:///:memory:",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_mode_refuses_to_start_without_its_secret():
+    env = _clean_environment(DJANGO_SETTINGS_MODULE="config.settings", SHOP_PRODUCTION="1")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_an_order_is_not_found_by_its_database_id(api_client):
+    product = ProductFactory(stock=5)
+    add_to_cart(api_client, product, 1)
+    api_client.post("/api/v1/orders/", order_body(method="cod"), format="json")
+    order = Order.objects.get()
+    assert api_client.get(f"/api/v1/orders/{order.pk}/").status_code == 404
+
+
+def test_no_cart_id_is_ever_shown_to_the_client(api_client):
+    product = ProductFactory(stock=5)
+    add_to_cart(api_client, product, 1)
+    body = api_client.get("/api/v1/cart/").json()
+    assert set(body) == {"items", "item_count", "total", "currency"}
+    from carts.models import Cart
+
+    assert f'"{Cart.objects.get().pk}"' not in api_client.get("/cart/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cart/add/",
+        "/cart/update/1/",
+        "/cart/remove/1/",
+        "/orders/checkout/",
+        "/accounts/login/",
+        "/accounts/register/",
+        "/accounts/logout/",
+        "/accounts/password/reset/",
+    ],
+)
+def test_every_storefront_form_refuses_a_post_without_a_csrf_token(path):
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(path, {"product_id": "1", "quantity": "1"}).status_code == 403
+
+
+def test_an_address_with_markup_is_escaped_in_the_order_pages(client):
+    product = ProductFactory(stock=5)
+    client.post("/cart/add/", {"product_id": product.pk, "quantity": "1"})
+    page = client.get("/orders/checkout/").content.decode()
+    key = page.split('name="idempotency_key" value="')[1].split('"')[0]
+    evil = "<script>alert('x')</script>"
+    form = {
+        **ADDRESS,
+        "name": evil,
+        "line1": "<img src=x onerror=alert(1)>",
+        "payment_method": "cod",
+        "idempotency_key": key,
+        "email": "a@example.com",
+    }
+    response = client.post("/orders/checkout/", form, follow=True)
+    html = response.content.decode()
+    assert Order.objects.get().shipping_name == evil
+    assert evil not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_django_refuses_an_oversized_body_without_a_500(api_client):
+    response = api_client.post(
+        "/api/v1/cart/items/",
+        b'{"product_id": 1, "quantity": 1, "x": "' + b"a" * 2_000_000 + b'"}',
+        content_type="application/json",
+    )
+    assert response.status_code in (400, 413)
+    assert "detail" in response.json()
+
+
+def test_django_refuses_an_oversized_form_without_a_500(client):
+    response = client.post("/cart/add/", {"product_id": "1", "quantity": "1", "x": "a" * 1_500_000})
+    assert response.status_code == 400
