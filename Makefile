@@ -7,7 +7,7 @@ SEED_PRODUCTS ?= 3000
 WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run serve test lint format migrate seed clean bench-cart
+.PHONY: help venv run serve test lint format migrate seed clean bench-cart bench
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ format: venv ## Format and auto-fix the code
 bench-cart: venv ## Benchmark cart reads and adds against a local gunicorn (PostgreSQL + Redis)
 	$(BIN)/python -m bench.cart_bench
 
+bench: venv ## Locust against the cluster, report in bench/results/ and docs/bench/ (GROWTH=1: 1M products)
+	$(BIN)/python -m bench.run_bench $(if $(filter 1,$(GROWTH)),--growth) $(BENCH_ARGS)
+
 clean: ## Remove the virtualenv, the SQLite database and generated files
 	rm -rf $(VENV) db.sqlite3 var test-artifacts
 
@@ -73,3 +76,7 @@ cluster-test: cluster ## Start the cluster if needed, then run tests/cluster aga
 
 cluster-clean: ## Stop the cluster and delete var/cluster (databases, logs, everything)
 	@if [ -x $(BIN)/python ]; then $(BIN)/python cluster/cluster.py clean; else rm -rf var/cluster; fi
+
+.PHONY: drills
+drills: venv ## Fault drills: break the cluster under load, check nothing was lost (drills/results/)
+	$(BIN)/python -m drills.run_drills $(DRILLS_ARGS)

@@ -1,0 +1,1 @@
+"""Fault drills against the cluster (issue 6): `make drills`, see drills/run_drills.py."""
