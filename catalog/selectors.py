@@ -200,8 +200,31 @@ def _build_product_page(query: ProductQuery) -> dict[str, Any]:
         "page": query.page,
         "page_size": query.page_size,
         "num_pages": num_pages,
-        "results": [product_card(p) for p in products[start : start + query.page_size]],
+        "results": [product_card(p) for p in _page(products, query, start)],
     }
+
+
+def _page(products: QuerySet[Product], query: ProductQuery, start: int) -> list[Product]:
+    """Return the page's products, merging per-category index scans for a parent category.
+
+    `category_id IN (...)` ordered by price cannot walk the (category, price) index, so on a
+    big catalog PostgreSQL would scan the whole price index; one ordered, limited scan per
+    category, merged, reads at most a page's worth from each.
+    """
+    end = start + query.page_size
+    subtree = get_category(slug=query.category)["subtree_pks"] if query.category else []
+    if len(subtree) < 2 or query.q or connection.vendor != "postgresql":
+        return list(products[start:end])
+    ordering = ORDERINGS[query.ordering or DEFAULT_ORDERING]
+    columns = [field.lstrip("-") for field in ordering]
+    parts = [
+        products.filter(category_id=pk).order_by(*ordering).values_list(*columns)[:end]
+        for pk in subtree
+    ]
+    merged = parts[0].union(*parts[1:], all=True).order_by(*ordering)[start:end]
+    pks = [row[columns.index("pk")] for row in merged]
+    found = {product.pk: product for product in products.filter(pk__in=pks)}
+    return [found[pk] for pk in pks if pk in found]
 
 
 def get_product_page(*, query: ProductQuery) -> dict[str, Any]:

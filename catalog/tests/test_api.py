@@ -201,3 +201,26 @@ def test_the_count_never_scans_more_than_the_cap(api_client, settings):
         api_client.get("/api/v1/products/")
     count_sql = next(q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"])
     assert "LIMIT 6" in count_sql
+
+
+@pytest.mark.parametrize("ordering", ["price", "-price", "newest", "-newest", "title", "-title"])
+def test_a_parent_category_pages_through_all_its_subcategories_in_order(api_client, ordering):
+    parent = CategoryFactory(slug="home")
+    children = [CategoryFactory(slug=f"room-{n}", parent=parent) for n in range(3)]
+    for n in range(9):
+        ProductFactory(
+            category=children[n % 3],
+            price=Decimal(f"{(n * 7) % 9 + 1}.00"),
+            title=f"Item {(n * 5) % 9}",
+        )
+    expected = [
+        p["id"]
+        for p in api_client.get(f"/api/v1/products/?ordering={ordering}&page_size=9").json()[
+            "results"
+        ]
+    ]
+    paged = []
+    for page in (1, 2, 3):
+        url = f"/api/v1/products/?category=home&ordering={ordering}&page_size=3&page={page}"
+        paged += [p["id"] for p in api_client.get(url).json()["results"]]
+    assert paged == expected
