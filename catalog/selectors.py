@@ -149,14 +149,17 @@ def _search(products: QuerySet[Product], text: str) -> QuerySet[Product]:
     """Filter to products matching `text`, ranked by relevance (PostgreSQL) or title match."""
     if connection.vendor == "postgresql":
         query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-        return (
-            products.annotate(
-                rank=SearchRank(F("search_vector"), query),
-                similarity=TrigramWordSimilarity(text, "title"),
+        matches = products.filter(search_vector=query)
+        if matches.exists():
+            return matches.annotate(rank=SearchRank(F("search_vector"), query)).order_by(
+                "-rank", "pk"
             )
-            # Full-text matches, plus titles within a small typo of the words (pg_trgm).
-            .filter(Q(search_vector=query) | Q(title__trigram_word_similar=text))
-            .order_by("-rank", "-similarity", "pk")
+        # No word matched: the title within a small typo of the words (pg_trgm). Only then,
+        # because a trigram match of a common word is a large set to rank on a big catalog.
+        return (
+            products.filter(title__trigram_word_similar=text)
+            .annotate(similarity=TrigramWordSimilarity(text, "title"))
+            .order_by("-similarity", "pk")
         )
     for word in text.split():
         products = products.filter(

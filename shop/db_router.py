@@ -39,6 +39,7 @@ LAG_SQL = (
 # Set for the length of a request by ReadYourWritesMiddleware.
 _pinned = contextvars.ContextVar("shop_db_pinned", default=False)
 _wrote = contextvars.ContextVar("shop_db_wrote", default=False)
+_replica_used = contextvars.ContextVar("shop_db_replica_used", default=None)
 
 
 @dataclass
@@ -126,6 +127,8 @@ class PrimaryReplicaRouter:
     def db_for_read(self, model, **hints):
         alias, reason = choose_read_alias(model)
         record_db_route(alias, reason)
+        if alias != PRIMARY:
+            _replica_used.set(alias)
         return alias
 
     def db_for_write(self, model, **hints):
@@ -144,6 +147,7 @@ class ReadYourWritesMiddleware:
     """Pin a request to the primary when its client wrote recently, and mark clients that write."""
 
     UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+    SAFE = {"GET", "HEAD", "OPTIONS"}
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -156,6 +160,7 @@ class ReadYourWritesMiddleware:
             bool(recent) or request.method in self.UNSAFE or request.path.startswith("/admin/")
         )
         wrote = _wrote.set(False)
+        used = _replica_used.set(None)
         try:
             response = self.get_response(request)
             if _wrote.get() or request.method in self.UNSAFE:
@@ -172,3 +177,16 @@ class ReadYourWritesMiddleware:
         finally:
             _pinned.reset(pinned)
             _wrote.reset(wrote)
+            _replica_used.reset(used)
+
+    def process_exception(self, request, exception):
+        """A replica died under a read: skip it, and run the (safe) request again on the primary."""
+        alias = _replica_used.get()
+        if not isinstance(exception, DatabaseError) or alias is None:
+            return None
+        if request.method not in self.SAFE or getattr(request, "_shop_replayed", False):
+            return None
+        _mark_down(alias, _states.setdefault(alias, ReplicaState()), "failed during a read")
+        request._shop_replayed = True
+        _pinned.set(True)
+        return self.get_response(request)

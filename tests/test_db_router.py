@@ -150,3 +150,22 @@ def test_routing_choices_and_replica_health_reach_the_metrics(dead_replica, clie
     metrics = client.get("/metrics").content.decode()
     assert 'shop_db_replica_up{alias="replica1"} 0.0' in metrics
     assert 'shop_db_route_total{alias="default",reason="replica_unavailable"}' in metrics
+
+
+def test_a_replica_failing_under_a_read_is_replaced_by_the_primary(replica, client):
+    import time
+
+    from django.db import OperationalError
+
+    ProductFactory(slug="lamp", title="Brass Lamp")
+    _fresh(db_router.choose_read_alias)  # connect, and check its lag now, so the read goes there
+    db_router.replica_states()[replica].lag_checked_at = time.monotonic()
+
+    def server_gone(execute, sql, params, many, context):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with connections[replica].execute_wrapper(server_gone):
+        response = client.get("/api/v1/products/?ordering=price")
+    assert response.status_code == 200
+    assert [p["title"] for p in response.json()["results"]] == ["Brass Lamp"]
+    assert db_router.replica_states()[replica].last_error == "failed during a read"
