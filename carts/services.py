@@ -299,11 +299,7 @@ def merge_guest_cart(*, guest_cart_pk: int, user) -> Cart:
 
 def _forget_in_redis(*cart_pks: int, owner: int) -> None:
     cache.set(owner_key(owner), cart_pks[-1], timeout=_ttl(guest=False))
-    if store.available():
-        try:
-            store.drop(*cart_pks)
-        except RedisError as error:
-            log.warning("carts %s not dropped from Redis (%s)", cart_pks, error)
+    _drop_from_redis(*cart_pks)
 
 
 def delete_idle_carts() -> int:
@@ -320,11 +316,7 @@ def delete_idle_carts() -> int:
         if pks:
             deleted += Cart.objects.filter(pk__in=pks).delete()[1].get("carts.Cart", 0)
             cache.delete_many([owner_key(owner) for _, owner in rows if owner])
-            if store.available():
-                try:
-                    store.drop(*pks)
-                except RedisError as error:
-                    log.warning("idle carts not dropped from Redis (%s)", error)
+            _drop_from_redis(*pks)
     return deleted
 
 
@@ -334,9 +326,10 @@ def empty_cart(*, cart_pk: int, product_pks) -> None:
     transaction.on_commit(lambda: _drop_from_redis(cart_pk))
 
 
-def _drop_from_redis(cart_pk: int) -> None:
+def _drop_from_redis(*cart_pks: int) -> None:
+    """Forget carts in Redis if it is there; the database is their truth either way."""
     if store.available():
         try:
-            store.drop(cart_pk)
+            store.drop(*cart_pks)
         except RedisError as error:
-            log.warning("cart %s not dropped from Redis (%s)", cart_pk, error)
+            log.warning("carts %s not dropped from Redis (%s)", cart_pks, error)
