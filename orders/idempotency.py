@@ -52,10 +52,14 @@ def _kept_since() -> Any:
 
 
 def _claim(*, scope: str, key: str, digest: str) -> tuple[IdempotencyKey, bool]:
-    IdempotencyKey.objects.filter(scope=scope, key=key, created_at__lt=_kept_since()).delete()
-    return IdempotencyKey.objects.get_or_create(
+    """Claim the key; one past its keeping time (not yet swept) is forgotten and claimed anew."""
+    record, claimed = IdempotencyKey.objects.get_or_create(
         scope=scope, key=key, defaults={"request_digest": digest}
     )
+    if not claimed and record.created_at < _kept_since():
+        IdempotencyKey.objects.filter(pk=record.pk).delete()
+        return _claim(scope=scope, key=key, digest=digest)
+    return record, claimed
 
 
 def _answer_of_twin(record: IdempotencyKey) -> Answer:

@@ -261,3 +261,20 @@ def test_a_shipped_order_cannot_be_cancelled(api_client, lamp):
     assert response.status_code == 409
     assert response.json()["detail"] == f"Order {number} is shipped; it cannot become cancelled."
     assert Product.objects.get(pk=lamp.pk).stock == 7
+
+
+def test_a_key_past_its_keeping_time_can_be_used_again(api_client, lamp):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import IdempotencyKey
+
+    add_to_cart(api_client, lamp, 1)
+    first = _place(api_client, key="old-key").json()["number"]
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    add_to_cart(api_client, lamp, 1)
+    second = _place(api_client, order_body(method="cod"), key="old-key")
+    assert second.status_code == 201  # not a 422: the old use is forgotten
+    assert second.json()["number"] != first
+    assert IdempotencyKey.objects.get().order.number == second.json()["number"]
