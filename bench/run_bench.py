@@ -1,8 +1,8 @@
 """`make bench`: Locust against the whole cluster, then a report with charts (issue 6).
 
-Measurements, never a test: it fails only when it cannot run. In order, under the lock
-var/cluster/.bench-or-drill.lock (``fcntl.flock``; the fault drills take the same one, so the
-two never share the cluster; a held lock is waited for):
+Measurements, never a test: it fails only when it cannot run. In order, holding the cluster
+(``cluster.exclusive_use``: the fault drills take it too, so the two never share the cluster;
+a held cluster is waited for):
 
 1. ``cluster.py up --replicas N`` with ``RATELIMIT_ENABLE=0`` (the app's limits would refuse a
    load test), a catalog of at least ``--products`` (seed_catalog only adds the difference);
@@ -25,7 +25,6 @@ Every load is bounded in time (Locust's ``-t``, and a timeout around it) and sta
 import argparse
 import contextlib
 import csv
-import fcntl
 import http.client
 import importlib.util
 import json
@@ -35,18 +34,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from bench import report
+from cluster.cluster import exclusive_use
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS_DIRECTORY = REPOSITORY / "bench" / "results"
 GROWTH_FILE = RESULTS_DIRECTORY / "growth.json"  # figures per catalog size, across runs
 LOCUSTFILE = REPOSITORY / "bench" / "locustfile.py"
 LOCUST = Path(sys.executable).parent / "locust"
-LOCK_FILE = REPOSITORY / "var" / "cluster" / ".bench-or-drill.lock"
 
 
 def _load_cluster_module():
@@ -101,24 +99,6 @@ def _run(command: list, *, env: dict | None = None, timeout: float = 300.0) -> s
 
 
 # --- The cluster, its database and its app ---------------------------------------------------
-
-
-@contextlib.contextmanager
-def exclusive_cluster() -> Iterator[None]:
-    """Hold the bench-or-drill lock for the whole run, waiting while a drill holds it.
-
-    Both lock kinds, flock and then POSIX (lockf), as drills/run_drills.py takes them: on Linux
-    they do not see each other.
-    """
-    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK_FILE.open("a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _say(f"Waiting for {LOCK_FILE.relative_to(REPOSITORY)} (fault drills are running)")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        fcntl.lockf(lock, fcntl.LOCK_EX)
-        yield
 
 
 def cluster_command(*arguments: str) -> None:
@@ -534,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = RESULTS_DIRECTORY / datetime.now().strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True)
     try:
-        with exclusive_cluster():
+        with exclusive_use("make bench"):
             started = time.monotonic()
             try:
                 results = benchmark(options, folder)

@@ -315,6 +315,22 @@ def cluster_lock():
         yield
 
 
+@contextmanager
+def exclusive_use(user: str):
+    """Hold the cluster for a whole run of `user` (a benchmark, the drills), waiting for another.
+
+    Each breaks or loads the cluster in ways the other must not see.
+    """
+    STATE.mkdir(parents=True, exist_ok=True)
+    with (STATE / ".exclusive.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{user}: waiting for another run to finish with the cluster", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 # --- Settings and environment ---------------------------------------------------------------
 
 

@@ -8,31 +8,29 @@ in, repairs it a few seconds later, lets the load finish, and checks (drills/che
 order a buyer recorded exists exactly once, every outbox event of those orders is delivered once
 (with its e-mail), no cart and no session vanished. Writes drills/results/<timestamp>.md, prints
 a summary, and exits 1 if any check failed. The cluster is brought down at the end unless
---keep. bench/ uses the same cluster: both hold var/cluster/.bench-or-drill.lock while they run.
+--keep. bench/ uses the same cluster: both hold it (cluster.exclusive_use) while they run.
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import signal
 import sys
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from cluster.cluster import exclusive_use
 from drills import checks, faults
 from drills.checks import Check
 from drills.load import Catalog, Load, Shopper, Tally, register_member
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "drills" / "results"
-LOCK = ROOT / "var" / "cluster" / ".bench-or-drill.lock"
 BREAK_AFTER = 5  # seconds of load before the fault
 LOAD_AFTER_REPAIR = 6  # seconds of load once repaired
 REPLICA_BACK_SECONDS = 60
@@ -361,24 +359,6 @@ def print_summary(runs: list[Run]) -> None:
 # --- The whole run --------------------------------------------------------------------------
 
 
-@contextmanager
-def cluster_to_ourselves():
-    """Hold the bench-or-drill lock, waiting while bench/ holds it.
-
-    Both lock kinds, flock and POSIX (lockf), in that order: on Linux they do not see each
-    other, and the benchmark may take either.
-    """
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK.open("a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"Waiting for {LOCK.relative_to(ROOT)} (a benchmark is using the cluster)")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        fcntl.lockf(lock, fcntl.LOCK_EX)
-        yield
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="leave the cluster running")
@@ -389,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = f"{started:%Y%m%d%H%M%S}"
     runs: list[Run] = []
     cluster_note = "not started"
-    with cluster_to_ourselves():
+    with exclusive_use("make drills"):
         clock = time.monotonic()
         if clock - asked > 1:
             print(f"Waited {(clock - asked) / 60:.1f} min for the lock")
