@@ -17,6 +17,20 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def process_environment(**overrides: str) -> dict[str, str]:
+    """The environment of a child process (a worker, a second app) on this test's PostgreSQL
+    database and Redis, with the shop's own settings module."""
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        **overrides,
+    }
+
+
 @pytest.fixture
 def postgres(db) -> None:
     """Require the test database to be PostgreSQL."""

@@ -1,16 +1,15 @@
 """Two processes adding to one cart at once: no increment may be lost, in Redis or in SQL."""
 
-import os
 import subprocess
 import sys
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from carts import store
 from carts.models import CartLine
 from carts.services import add_to_cart
+from tests.fixtures import process_environment
 
 ADDS_PER_PROCESS = 40
 
@@ -20,23 +19,12 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 from carts.services import add_to_cart
+from tests.fixtures import process_environment
 user = get_user_model().objects.get(pk=int(sys.argv[1]))
 sys.stdin.read()  # wait for the parent's go, so that both processes add at once
 for _ in range(int(sys.argv[3])):
     add_to_cart(user=user, session=None, product_pk=int(sys.argv[2]), quantity=1)
 """
-
-
-def _child_env(*, redis_url: str) -> dict[str, str]:
-    db = connection.settings_dict
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-        "CART_LINE_MAX_QUANTITY": "1000",
-    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -49,7 +37,7 @@ def test_two_processes_adding_at_once_lose_no_increment(postgres, redis_cache, s
     children = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, str(shopper.pk), str(mug.pk), str(ADDS_PER_PROCESS)],
-            env=_child_env(redis_url=redis_url),
+            env=process_environment(REDIS_URL=redis_url, CART_LINE_MAX_QUANTITY="1000"),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -9,13 +9,11 @@ import uuid
 
 import pytest
 from celery import current_app
-from django.conf import settings
-from django.db import connection
 from kombu import Connection
 
 from orders.models import OutboxEvent
 from orders.tests.conftest import add_to_cart, order_body
-from tests.fixtures import _unavailable
+from tests.fixtures import _unavailable, process_environment
 
 BROKER = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -49,17 +47,11 @@ def _wait_for_consumer(queue: str, process: subprocess.Popen, seconds: float = 9
 def worker(postgres, rabbitmq, tmp_path):
     """A Celery worker on its own queue, against the test database; Celery here sends to it."""
     queue = f"shop-test-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": queue,
-        "EMAIL_URL": f"filemail:///{tmp_path}",  # django-environ drops one slash
-    }
+    env = process_environment(
+        CELERY_BROKER_URL=BROKER,
+        CELERY_QUEUE=queue,
+        EMAIL_URL=f"filemail:///{tmp_path}",  # django-environ drops one slash
+    )
     process = subprocess.Popen(
         [
             sys.executable,

@@ -1,10 +1,12 @@
 """A real Chromium for the storefront smoke tests: one browser per module, one page per test."""
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from catalog.tests.factories import CategoryFactory, ProductFactory
 from tests.conftest import _unavailable
 
 # Playwright's sync API runs an event loop in this thread, which trips Django's async-safety
@@ -53,3 +55,43 @@ def screenshot(page):
         page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
     return save
+
+
+# --- What the journeys share ----------------------------------------------------------------
+
+PASSWORD = "plum-orchard-lantern-42"
+
+
+@pytest.fixture
+def products():
+    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
+    kettle = ProductFactory(
+        category=kitchen,
+        slug="copper-kettle",
+        title="Copper Kettle",
+        price=Decimal("49.50"),
+        stock=8,
+    )
+    pan = ProductFactory(
+        category=kitchen,
+        slug="cast-iron-pan",
+        title="Cast Iron Pan",
+        price=Decimal("35.00"),
+        stock=5,
+    )
+    mugs = ProductFactory(
+        category=kitchen,
+        slug="stoneware-mugs",
+        title="Stoneware Mugs",
+        price=Decimal("12.00"),
+        stock=2,
+    )
+    return kettle, pan, mugs
+
+
+def fill_sign_up(page, url: str, email: str) -> None:
+    """Open the sign-up form (it returns to the cart) and fill it in; the caller submits."""
+    page.goto(f"{url}/accounts/register/?next=/cart/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Confirm password").fill(PASSWORD)

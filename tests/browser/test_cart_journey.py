@@ -4,45 +4,15 @@ A guest fills a cart, changes a quantity, then signs up or signs in and finds th
 """
 
 import re
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from carts.services import add_to_cart
-from catalog.tests.factories import CategoryFactory, ProductFactory
+from tests.browser.conftest import PASSWORD, fill_sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "plum-orchard-lantern-42"
-
-
-@pytest.fixture
-def products():
-    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
-    kettle = ProductFactory(
-        category=kitchen,
-        slug="copper-kettle",
-        title="Copper Kettle",
-        price=Decimal("49.50"),
-        stock=8,
-    )
-    pan = ProductFactory(
-        category=kitchen,
-        slug="cast-iron-pan",
-        title="Cast Iron Pan",
-        price=Decimal("35.00"),
-        stock=5,
-    )
-    mugs = ProductFactory(
-        category=kitchen,
-        slug="stoneware-mugs",
-        title="Stoneware Mugs",
-        price=Decimal("12.00"),
-        stock=2,
-    )
-    return kettle, pan, mugs
 
 
 def header_cart(page: Page):
@@ -102,10 +72,7 @@ def test_a_guest_fills_a_cart_changes_a_quantity_and_keeps_it_on_signing_up(
     expect(page.locator(".cart-grand-total")).to_contain_text("$148.50")
     screenshot("13-cart-updated")
 
-    page.goto(live_server.url + "/accounts/register/?next=/cart/")
-    page.get_by_label("E-mail").fill("new.shopper@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)
+    fill_sign_up(page, live_server.url, "new.shopper@example.com")
     screenshot("14-register")
     page.get_by_role("button", name="Create account").click()
 

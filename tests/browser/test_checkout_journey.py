@@ -5,38 +5,15 @@ the history, cancels one, and sees a declined card explained.
 """
 
 import re
-from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from catalog.models import Product
-from catalog.tests.factories import CategoryFactory, ProductFactory
 from orders.models import Order
+from tests.browser.conftest import fill_sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "plum-orchard-lantern-42"
-
-
-@pytest.fixture
-def products():
-    kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
-    kettle = ProductFactory(
-        category=kitchen,
-        slug="copper-kettle",
-        title="Copper Kettle",
-        price=Decimal("49.50"),
-        stock=8,
-    )
-    pan = ProductFactory(
-        category=kitchen,
-        slug="cast-iron-pan",
-        title="Cast Iron Pan",
-        price=Decimal("35.00"),
-        stock=5,
-    )
-    return kettle, pan
 
 
 def add_on_product_page(page: Page, url: str, slug: str, quantity: int) -> None:
@@ -74,14 +51,11 @@ def place_order(page: Page) -> None:
 def test_a_new_customer_orders_by_card_and_cash_cancels_one_and_sees_a_declined_card(
     live_server, page, screenshot, products
 ):
-    kettle, pan = products
+    kettle, pan, _ = products
     url = live_server.url
     add_on_product_page(page, url, "copper-kettle", 2)
 
-    page.goto(f"{url}/accounts/register/?next=/cart/")
-    page.get_by_label("E-mail").fill("new.shopper@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)
+    fill_sign_up(page, url, "new.shopper@example.com")
     page.get_by_role("button", name="Create account").click()
     expect(page).to_have_url(f"{url}/cart/")
 

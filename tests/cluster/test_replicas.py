@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from orders.tests.conftest import order_body
 from tests.cluster.conftest import ROOT, Shopper, cluster_command
 
 PSQL = ["psql", "-X", "-q", "-At", "-h", "127.0.0.1", "-U", "postgres", "-d", "shop"]
@@ -24,21 +25,6 @@ def _sql(port: str, sql: str) -> str:
 def _product_in_stock(shopper: Shopper) -> dict:
     page = shopper.get("/api/v1/products/?in_stock=true&ordering=-price&page_size=1").json()
     return page["results"][0]
-
-
-def _order_body() -> dict:
-    return {
-        "email": "replica@example.com",
-        "shipping_address": {
-            "name": "Ada",
-            "line1": "1 Road",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-            "phone": "+49 30 1234567",
-        },
-        "payment": {"method": "cod"},
-    }
 
 
 @contextlib.contextmanager
@@ -60,7 +46,7 @@ def test_a_client_reads_its_own_writes_while_the_replica_lags():
         added = writer.post("/api/v1/cart/items/", {"product_id": product["id"], "quantity": 1})
         assert added.status == 200
         assert writer.get("/api/v1/cart/").json()["item_count"] == 1
-        placed = writer.post("/api/v1/orders/", _order_body())
+        placed = writer.post("/api/v1/orders/", order_body(method="cod"))
         assert placed.status == 201, placed.json()
         number = placed.json()["number"]
         assert writer.get(f"/api/v1/orders/{number}/").json()["status"] == "pending_payment"
