@@ -159,15 +159,17 @@ class OrderListView(APIView):
         body = OrderInput(data=request.data)
         body.is_valid(raise_exception=True)
 
-        def act():
-            order = place_order(user=request.user, session=request.session, **body.to_arguments())
-            return (201, OrderOutput(order).data), order
-
         status, data = answer_once(
             scope=idempotency_scope(request),
             key=request.headers.get("Idempotency-Key"),
             body=request.data,
-            act=act,
+            place=lambda claim: place_order(
+                user=request.user,
+                session=request.session,
+                idempotency_claim=claim,
+                **body.to_arguments(),
+            ),
+            answer_for=lambda order: (201, OrderOutput(order).data),
         )
         return Response(data, status=status)
 

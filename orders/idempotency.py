@@ -2,7 +2,9 @@
 
 The key is claimed (a unique row) before any work. A replay with the same body gets the stored
 response; with another body, a 422. A twin arriving while the first is still running waits for
-its answer. A server error frees the key for a retry. Keys are kept IDEMPOTENCY_KEY_HOURS.
+its answer. A server error frees the key for a retry, unless an order was placed under it; a
+request that died before its answer was kept is answered later from its order. Keys are kept
+IDEMPOTENCY_KEY_HOURS.
 """
 
 import hashlib
@@ -20,10 +22,13 @@ from orders.exceptions import (
     IdempotencyKeyReused,
     RequestInProgress,
 )
-from orders.models import IdempotencyKey
+from orders.models import IdempotencyKey, Order
 from shop.exceptions import ShopError
 
 WAIT_SECONDS = 15
+# A claim unanswered this long belongs to a process that died: no request lives longer
+# (gunicorn kills a worker after 30 s).
+ABANDONED_AFTER = timedelta(seconds=45)
 POLL_SECONDS = 0.05
 Answer = tuple[int, dict[str, Any]]
 
@@ -62,27 +67,37 @@ def _claim(*, scope: str, key: str, digest: str) -> tuple[IdempotencyKey, bool]:
     return record, claimed
 
 
-def _answer_of_twin(record: IdempotencyKey) -> Answer:
+def _wait_for_twin(record: IdempotencyKey) -> IdempotencyKey:
+    """Wait for the first request with this key to answer; return its record answered or,
+    when that request died (no answer after ABANDONED_AFTER), abandoned."""
     deadline = time.monotonic() + WAIT_SECONDS
-    while record.response_status is None:
+    while record.response_status is None and timezone.now() - record.created_at < ABANDONED_AFTER:
         if time.monotonic() > deadline:
             raise RequestInProgress()
         time.sleep(POLL_SECONDS)
         record = IdempotencyKey.objects.filter(pk=record.pk).first()
         if record is None:  # the first attempt failed with a server error: the key is free
             raise RequestInProgress("The first request with this key failed; send it again.")
-    return record.response_status, record.response_body
+    return record
 
 
 def answer_once(
-    *, scope: str | None, key: str | None, body: Any, act: Callable[[], tuple[Answer, Any]]
+    *,
+    scope: str | None,
+    key: str | None,
+    body: Any,
+    place: Callable[[int | None], Order],
+    answer_for: Callable[[Order], Answer],
 ) -> Answer:
-    """Return `act()`'s (status, body), running it at most once per `key` within `scope`.
+    """Place an order at most once per `key` within `scope`, and answer every request with it.
 
-    `act` returns ((status, body), order); a ShopError it raises is an answer too, and is kept.
+    `place(claim)` places the order (recording it on the claimed key, `claim`, in the order's
+    own transaction); `answer_for(order)` is the answer. A ShopError is an answer too, and kept.
+    If the process dies before the answer is kept, a later request rebuilds it from the order,
+    or, when no order was placed, takes the key over.
     """
     if key is None or scope is None:
-        return _answer(act)[0]
+        return _run(place, answer_for, claim=None)[0]
     if not _valid(key):
         raise IdempotencyKeyInvalid()
     digest = request_digest(body)
@@ -90,26 +105,38 @@ def answer_once(
     if not claimed:
         if record.request_digest != digest:
             raise IdempotencyKeyReused()
-        return _answer_of_twin(record)
+        record = _wait_for_twin(record)
+        if record.response_status is not None:
+            return record.response_status, record.response_body
+        if record.order is not None:  # placed, but its answer died with the process
+            return _keep(record, answer_for(record.order), record.order)
+        IdempotencyKey.objects.filter(pk=record.pk, response_status=None, order=None).delete()
+        return answer_once(scope=scope, key=key, body=body, place=place, answer_for=answer_for)
     try:
-        answer, order = _answer(act)
+        answer, order = _run(place, answer_for, claim=record.pk)
     except Exception:
-        record.delete()  # a server error: let the client retry with the same key
+        # A server error frees the key for a retry, unless an order was placed under it.
+        IdempotencyKey.objects.filter(pk=record.pk, order=None).delete()
         raise
-    record.response_status, record.response_body = answer
-    record.order = order
-    record.save(update_fields=["response_status", "response_body", "order"])
+    return _keep(record, answer, order)
+
+
+def _keep(record: IdempotencyKey, answer: Answer, order: Order | None) -> Answer:
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        response_status=answer[0], response_body=answer[1], order=order
+    )
     return answer
 
 
-def _answer(act) -> tuple[Answer, Any]:
+def _run(place, answer_for, *, claim: int | None) -> tuple[Answer, Order | None]:
     try:
-        return act()
+        order = place(claim)
     except ShopError as error:
         return (
             error.status_code,
             {"detail": error.detail, "code": error.code, **error.extra},
         ), None
+    return answer_for(order), order
 
 
 def delete_old_keys() -> int:

@@ -19,7 +19,7 @@ from carts.services import empty_cart
 from catalog.models import Product
 from catalog.stock import StockLine, return_stock, take_stock
 from orders.exceptions import EmptyCart, PaymentDeclined, TransitionRefused
-from orders.models import ALLOWED_TRANSITIONS, Order, OrderLine, OutboxEvent
+from orders.models import ALLOWED_TRANSITIONS, IdempotencyKey, Order, OrderLine, OutboxEvent
 from orders.numbers import new_order_number
 from orders.outbox import record_event
 from orders.payments import card_gateway
@@ -61,15 +61,31 @@ EVENT_FOR_STATUS = {
 
 
 def place_order(
-    *, user, session: SessionBase | None, email: str, address: AddressData, payment: PaymentData
+    *,
+    user,
+    session: SessionBase | None,
+    email: str,
+    address: AddressData,
+    payment: PaymentData,
+    idempotency_claim: int | None = None,
 ) -> Order:
-    """Order everything in the caller's cart: stock taken and, for a card, paid; or nothing."""
+    """Order everything in the caller's cart: stock taken and, for a card, paid; or nothing.
+
+    `idempotency_claim`, the caller's claimed Idempotency-Key, gets the order in the order's own
+    transaction, so a retry finds it even if this process dies before answering.
+    """
     cart_pk = get_cart_pk(user=user, session=session)
     cart = lines_from_database(cart_pk) if cart_pk else {}  # the primary's copy, not Redis's
     if not cart:
         raise EmptyCart()
     order = _reserve(
-        user=user, cart_pk=cart_pk, cart=cart, email=email, address=address, payment=payment
+        user=user,
+        cart_pk=cart_pk,
+        cart=cart,
+        email=email,
+        address=address,
+        payment=payment,
+        idempotency_claim=idempotency_claim,
     )
     if payment.method == Order.PaymentMethod.CARD:
         result = card_gateway().charge(
@@ -86,7 +102,14 @@ def place_order(
 
 @transaction.atomic(durable=True)
 def _reserve(
-    *, user, cart_pk: int, cart: dict, email: str, address: AddressData, payment: PaymentData
+    *,
+    user,
+    cart_pk: int,
+    cart: dict,
+    email: str,
+    address: AddressData,
+    payment: PaymentData,
+    idempotency_claim: int | None,
 ) -> Order:
     """Take the stock and create the order with its prices and titles frozen."""
     products = {
@@ -133,6 +156,8 @@ def _reserve(
         line.order = order
     OrderLine.objects.bulk_create(lines)
     take_stock(lines=_stock_lines(lines), reference=order.number)
+    if idempotency_claim is not None:
+        IdempotencyKey.objects.filter(pk=idempotency_claim).update(order=order)
     if not card:  # cash on delivery: placed now, paid at the door
         record_event(order=order, kind=OutboxEvent.Kind.ORDER_PLACED)
         empty_cart(cart_pk=cart_pk, product_pks=cart)

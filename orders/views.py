@@ -55,15 +55,18 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():  # nothing was tried: the same key may still be used
         return _render_checkout(request, form, key or _new_key())
 
-    def act():
-        order = place_order(
-            user=request.user, session=request.session, **form.order_input.to_arguments()
-        )
-        return (201, OrderOutput(order).data), order
-
     try:
         status, answer = answer_once(
-            scope=idempotency_scope(request), key=key, body=form.order_input.validated_data, act=act
+            scope=idempotency_scope(request),
+            key=key,
+            body=form.order_input.validated_data,
+            place=lambda claim: place_order(
+                user=request.user,
+                session=request.session,
+                idempotency_claim=claim,
+                **form.order_input.to_arguments(),
+            ),
+            answer_for=lambda order: (201, OrderOutput(order).data),
         )
     except ShopError as error:  # the key itself: reused for another order, or still running
         status, answer = error.status_code, {"detail": error.detail}

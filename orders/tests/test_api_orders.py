@@ -278,3 +278,68 @@ def test_a_key_past_its_keeping_time_can_be_used_again(api_client, lamp):
     assert second.status_code == 201  # not a 422: the old use is forgotten
     assert second.json()["number"] != first
     assert IdempotencyKey.objects.get().order.number == second.json()["number"]
+
+
+class ProcessDied(BaseException):
+    """The app process is killed at this point (nothing in it catches this)."""
+
+
+def _die(*args, **kwargs):
+    raise ProcessDied()
+
+
+def _age_claims(seconds: int) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import IdempotencyKey
+
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_a_retry_after_the_process_died_before_answering_gets_the_order_placed(
+    api_client, lamp, monkeypatch
+):
+    add_to_cart(api_client, lamp, 1)
+    with monkeypatch.context() as patch:
+        patch.setattr("orders.idempotency._keep", _die)  # dies after the order committed
+        with pytest.raises(ProcessDied):
+            _place(api_client, order_body(method="cod"), key="k1")
+    number = Order.objects.get().number
+    _age_claims(60)
+    retry = _place(api_client, order_body(method="cod"), key="k1")
+    assert retry.status_code == 201
+    assert retry.json()["number"] == number
+    assert Order.objects.count() == 1
+
+
+def test_a_retry_after_the_process_died_before_ordering_places_the_order(
+    api_client, lamp, monkeypatch
+):
+    add_to_cart(api_client, lamp, 1)
+    with monkeypatch.context() as patch:
+        patch.setattr("orders.services._reserve", _die)  # dies before taking any stock
+        with pytest.raises(ProcessDied):
+            _place(api_client, order_body(method="cod"), key="k1")
+    assert not Order.objects.exists()
+    _age_claims(60)
+    retry = _place(api_client, order_body(method="cod"), key="k1")
+    assert retry.status_code == 201
+    assert Order.objects.get().number == retry.json()["number"]
+    assert Product.objects.get(pk=lamp.pk).stock == 7
+
+
+def test_a_retry_while_the_first_request_may_still_run_is_told_to_wait(
+    api_client, lamp, monkeypatch
+):
+    add_to_cart(api_client, lamp, 1)
+    with monkeypatch.context() as patch:
+        patch.setattr("orders.services._reserve", _die)
+        with pytest.raises(ProcessDied):
+            _place(api_client, order_body(method="cod"), key="k1")
+    monkeypatch.setattr("orders.idempotency.WAIT_SECONDS", 0.2)
+    retry = _place(api_client, order_body(method="cod"), key="k1")
+    assert retry.status_code == 409
+    assert retry.json()["code"] == "request_in_progress"
+    assert not Order.objects.exists()
