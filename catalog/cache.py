@@ -74,10 +74,13 @@ def home_key() -> str:
     return f"catalog:{catalog_version()}:home"
 
 
-def cached(key: str, kind: str, build: Callable[[], Any]) -> Any:
-    """Return the value under `key`, building and storing it (for `kind`'s TTL) on a miss."""
+def cached(key: str, kind: str, build: Callable[[], Any], *, label: str = "") -> Any:
+    """Return the value under `key`, building and storing it (for `kind`'s TTL) on a miss.
+
+    Hits and misses are counted under `label`, else under `kind`.
+    """
     value = cache.get(key)
-    record_cache_lookup(kind, hit=value is not None)
+    record_cache_lookup(label or kind, hit=value is not None)
     if value is None:
         value = build()
         cache.set(key, value, timeout=ttl(kind))

@@ -51,18 +51,50 @@ class ProductQuery:
 # --- Categories ---------------------------------------------------------------------------
 
 
+def _visible_category_pks(rows: Iterable[tuple[int, int | None, bool]]) -> set[int]:
+    """Return the pks of the categories shoppers see: active, under active ones up to the root."""
+    parents, active = {}, set()
+    for pk, parent_pk, is_active in rows:
+        parents[pk] = parent_pk
+        if is_active:
+            active.add(pk)
+    visible: dict[int, bool] = {}
+    for pk in parents:
+        path: list[int] = []
+        while pk is not None and pk not in visible and pk not in path:
+            path.append(pk)
+            pk = parents.get(pk)
+        # A root's parent is None (shown); a loop (refused by Category.clean) is hidden.
+        shown = visible.get(pk, pk is None)
+        for step in reversed(path):
+            shown = shown and step in active
+            visible[step] = shown
+    return {pk for pk, shown in visible.items() if shown}
+
+
 def _build_category_tree() -> dict[str, Any]:
     rows = list(
-        Category.objects.filter(is_active=True)
-        .order_by("position", "name")
-        .values("pk", "name", "slug", "parent_id", "description")
+        Category.objects.order_by("position", "name").values(
+            "pk", "name", "slug", "parent_id", "description", "is_active"
+        )
     )
-    nodes = {row["pk"]: {**row, "children": []} for row in rows}
+    shown = _visible_category_pks((row["pk"], row["parent_id"], row["is_active"]) for row in rows)
+    nodes = {
+        row["pk"]: {
+            "pk": row["pk"],
+            "name": row["name"],
+            "slug": row["slug"],
+            "parent_id": row["parent_id"],
+            "description": row["description"],
+            "children": [],
+        }
+        for row in rows
+        if row["pk"] in shown
+    }
     roots = []
     for node in nodes.values():
-        parent = nodes.get(node["parent_id"])
-        (parent["children"] if parent else roots).append(node)
-    # A child of an inactive category is hidden with it.
+        parent = node["parent_id"]
+        (nodes[parent]["children"] if parent is not None else roots).append(node)
     by_slug: dict[str, dict[str, Any]] = {}
 
     def index(node: dict[str, Any], ancestors: list[dict[str, str]]) -> list[int]:
@@ -82,11 +114,14 @@ def _build_category_tree() -> dict[str, Any]:
 
     for root in roots:
         index(root, [])
-    return {"roots": roots, "by_slug": by_slug}
+    hidden = sorted(row["pk"] for row in rows if row["pk"] not in shown)
+    return {"roots": roots, "by_slug": by_slug, "hidden_pks": hidden}
 
 
 def _category_tree() -> dict[str, Any]:
-    return catalog_cache.cached(catalog_cache.category_tree_key(), "category", _build_category_tree)
+    return catalog_cache.cached(
+        catalog_cache.category_tree_key(), "category", _build_category_tree, label="category_tree"
+    )
 
 
 def get_category_tree() -> list[dict[str, Any]]:
@@ -105,9 +140,32 @@ def get_category(*, slug: str) -> dict[str, Any]:
 # --- Products -----------------------------------------------------------------------------
 
 
+def hidden_category_pks(*, fresh: bool = False) -> list[int]:
+    """Return the pks of categories hidden from shoppers: inactive, or under an inactive one.
+
+    From the cached category tree, or with `fresh` from the database as it is now (checkout).
+    """
+    if fresh:
+        rows = list(Category.objects.values_list("pk", "parent_id", "is_active"))
+        shown = _visible_category_pks(rows)
+        return [pk for pk, _, _ in rows if pk not in shown]
+    return _category_tree()["hidden_pks"]
+
+
+def for_sale(products: QuerySet[Product], *, fresh: bool = False) -> QuerySet[Product]:
+    """Narrow `products` to those for sale: active, priced above zero, every category up active.
+
+    The one definition, used by listings, search, the product page, the cart's offers and the
+    reservation at checkout (`fresh`: categories read now, not from the cache).
+    """
+    products = products.filter(is_active=True, price__gt=0)
+    hidden = hidden_category_pks(fresh=fresh)
+    return products.exclude(category_id__in=hidden) if hidden else products
+
+
 def _listed_products() -> QuerySet[Product]:
     return (
-        Product.objects.filter(is_active=True, category__is_active=True)
+        for_sale(Product.objects.all())
         .select_related("category")
         .only(
             "pk",
@@ -246,7 +304,7 @@ def get_product_page(*, query: ProductQuery) -> dict[str, Any]:
 
 def _build_product_detail(slug: str) -> dict[str, Any] | None:
     product = (
-        Product.objects.filter(slug=slug, is_active=True, category__is_active=True)
+        for_sale(Product.objects.filter(slug=slug))
         .select_related("category")
         .defer("search_vector")
         .first()

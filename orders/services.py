@@ -17,6 +17,7 @@ from django.utils import timezone
 from carts.selectors import get_cart_pk, lines_from_database
 from carts.services import empty_cart
 from catalog.models import Product
+from catalog.selectors import for_sale
 from catalog.stock import StockLine, return_stock, take_stock
 from orders.exceptions import EmptyCart, PaymentDeclined, TransitionRefused
 from orders.models import ALLOWED_TRANSITIONS, IdempotencyKey, Order, OrderLine, OutboxEvent
@@ -114,7 +115,7 @@ def _reserve(
     """Take the stock and create the order with its prices and titles frozen."""
     products = {
         product["pk"]: product
-        for product in Product.objects.filter(pk__in=cart, is_active=True).values(
+        for product in for_sale(Product.objects.filter(pk__in=cart), fresh=True).values(
             "pk", "sku", "title", "price"
         )
     }

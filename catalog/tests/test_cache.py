@@ -7,6 +7,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from catalog import cache as catalog_cache
+from catalog.selectors import get_category_tree
 from catalog.tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,14 @@ def test_product_list_queries_do_not_grow_with_page_size(api_client):
     small = _queries(api_client, "/api/v1/products/?page_size=5")
     cache.clear()
     large = _queries(api_client, "/api/v1/products/?page_size=40")
-    assert small == large == 2  # count, page
+    assert small == large == 3  # the category tree (which categories are hidden), count, page
+
+
+def test_product_list_runs_two_queries_once_the_category_tree_is_cached(api_client):
+    # Every storefront page shows the category menu, so the tree is almost always cached.
+    ProductFactory.create_batch(40, category=CategoryFactory())
+    get_category_tree()
+    assert _queries(api_client, "/api/v1/products/?page_size=40") == 2  # count, page
 
 
 def test_product_list_runs_no_query_on_a_warm_cache(api_client, django_assert_num_queries):
