@@ -5,7 +5,7 @@ and the products' current prices and stock from the cache.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,20 @@ def idle_lifetime(*, guest: bool) -> timedelta:
     return timedelta(days=settings.CART_ACCOUNT_IDLE_DAYS)
 
 
+def idle_cutoff(*, guest: bool) -> datetime:
+    """Return the moment before which a cart's last change makes it idle."""
+    return timezone.now() - idle_lifetime(guest=guest)
+
+
+def is_idle(*, updated_at: datetime, guest: bool) -> bool:
+    """Whether a cart last changed at `updated_at` is idle: it has no lines and starts afresh.
+
+    The one idle-cart rule (issue 11): the cart page, the write path (carts.services._touch),
+    sign-in's merge, checkout and the sweeper all go by it.
+    """
+    return updated_at < idle_cutoff(guest=guest)
+
+
 def get_cart_pk(*, user, session: SessionBase | None) -> int | None:
     """Return the pk of the caller's cart (an account's, else the session's guest cart), if any."""
     if not user.is_authenticated:
@@ -47,21 +61,39 @@ def get_cart_pk(*, user, session: SessionBase | None) -> int | None:
     return pk or None
 
 
-def lines_from_database(cart_pk: int) -> dict[int, StoredLine]:
-    """Return a cart's lines as written through to the database; an idle guest cart has none."""
+def _cart_from_database(cart_pk: int) -> tuple[dict[int, StoredLine], int]:
+    """Return a cart's lines as written through to the database, and the seconds it has left
+    before it goes idle; an idle or missing cart has no lines and a whole lifetime ahead."""
     cart = Cart.objects.filter(pk=cart_pk).values("owner_id", "updated_at").first()
-    if cart is None:
-        return {}
-    guest = cart["owner_id"] is None
-    if cart["updated_at"] < timezone.now() - idle_lifetime(guest=guest):
-        return {}
+    guest = cart is None or cart["owner_id"] is None
+    lifetime = idle_lifetime(guest=guest)
+    if cart is None or is_idle(updated_at=cart["updated_at"], guest=guest):
+        return {}, int(lifetime.total_seconds())
     rows = CartLine.objects.filter(cart_id=cart_pk).values_list(
         "product_id", "quantity", "price_when_added"
     )
-    return {product_pk: StoredLine(quantity, price) for product_pk, quantity, price in rows}
+    lines = {product_pk: StoredLine(quantity, price) for product_pk, quantity, price in rows}
+    left = cart["updated_at"] + lifetime - timezone.now()
+    return lines, max(1, int(left.total_seconds()))
 
 
-def stored_lines(cart_pk: int, *, guest: bool) -> dict[int, StoredLine]:
+def lines_from_database(cart_pk: int) -> dict[int, StoredLine]:
+    """Return a cart's lines as written through to the database; an idle cart has none."""
+    return _cart_from_database(cart_pk)[0]
+
+
+def load_into_redis(cart_pk: int) -> dict[int, StoredLine]:
+    """Load a cart from the database into Redis and return its lines.
+
+    It expires there when it goes idle in the database, not a whole lifetime from now, so
+    Redis never shows lines the database already counts as gone.
+    """
+    lines, seconds_left = _cart_from_database(cart_pk)
+    store.fill(cart_pk, lines, seconds_left)
+    return lines
+
+
+def stored_lines(cart_pk: int) -> dict[int, StoredLine]:
     """Return a cart's lines from Redis, loading them from the database on a miss.
 
     Redis unreachable: from the database, with no error for the shopper.
@@ -69,11 +101,7 @@ def stored_lines(cart_pk: int, *, guest: bool) -> dict[int, StoredLine]:
     if store.available():
         try:
             lines = store.read(cart_pk)
-            if lines is None:
-                lines = lines_from_database(cart_pk)
-                ttl = int(idle_lifetime(guest=guest).total_seconds())
-                store.fill(cart_pk, lines, ttl)
-            return lines
+            return load_into_redis(cart_pk) if lines is None else lines
         except RedisError as error:
             log.warning("cart %s read from the database: Redis unavailable (%s)", cart_pk, error)
     return lines_from_database(cart_pk)
@@ -84,7 +112,7 @@ def count_items(*, user, session: SessionBase | None) -> int:
     cart_pk = get_cart_pk(user=user, session=session)
     if cart_pk is None:
         return 0
-    lines = stored_lines(cart_pk, guest=not user.is_authenticated)
+    lines = stored_lines(cart_pk)
     return sum(line.quantity for line in lines.values())
 
 
@@ -136,7 +164,7 @@ def _item(product_pk: int, line: StoredLine, offer: dict[str, Any] | None) -> di
 def get_cart(*, user, session: SessionBase | None) -> dict[str, Any]:
     """Return the caller's cart priced now, each line flagged if its price or stock changed."""
     cart_pk = get_cart_pk(user=user, session=session)
-    lines = stored_lines(cart_pk, guest=not user.is_authenticated) if cart_pk else {}
+    lines = stored_lines(cart_pk) if cart_pk else {}
     offers = get_product_offers(pks=lines.keys()) if lines else {}
     items = sorted(
         (_item(pk, line, offers.get(pk)) for pk, line in lines.items()),

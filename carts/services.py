@@ -25,8 +25,11 @@ from carts.models import Cart, CartLine
 from carts.selectors import (
     SESSION_KEY,
     get_cart_pk,
+    idle_cutoff,
     idle_lifetime,
+    is_idle,
     lines_from_database,
+    load_into_redis,
     owner_key,
 )
 from carts.store import Change
@@ -95,8 +98,40 @@ def _refuse(*, offer: dict[str, Any], held: int, wanted: int, reason: str) -> No
 # --- Write-through --------------------------------------------------------------------------
 
 
+def _touch(*, cart_pk: int, guest: bool) -> None:
+    """Mark the cart changed now; an idle cart first loses its old lines: it starts afresh.
+
+    One statement while the cart is in use; the rare idle cart takes a short locked transaction.
+    """
+    in_use = Cart.objects.filter(pk=cart_pk, updated_at__gte=idle_cutoff(guest=guest)).update(
+        updated_at=timezone.now()
+    )
+    if not in_use:
+        _start_afresh(cart_pk=cart_pk, guest=guest)
+
+
+@transaction.atomic
+def _start_afresh(*, cart_pk: int, guest: bool) -> None:
+    # Locked, and checked again under the lock: two writers to one idle cart clear it once, and
+    # neither clears the other's new line.
+    updated_at = (
+        Cart.objects.select_for_update()
+        .filter(pk=cart_pk)
+        .values_list("updated_at", flat=True)
+        .first()
+    )
+    if updated_at is None:
+        return  # swept meanwhile: the line's write fails, and add_to_cart starts a new cart
+    if is_idle(updated_at=updated_at, guest=guest):
+        CartLine.objects.filter(cart_id=cart_pk).delete()
+    Cart.objects.filter(pk=cart_pk).update(updated_at=timezone.now())
+
+
 def _write_line(*, cart_pk: int, product_pk: int, quantity: int, price: Decimal, add: bool):
-    """Upsert one line in the database: add `quantity` units, or set the line to it."""
+    """Write one line in the database: add `quantity` units (an upsert), set it, or delete it."""
+    if not add and quantity == 0:
+        CartLine.objects.filter(cart_id=cart_pk, product_id=product_pk).delete()
+        return
     table = CartLine._meta.db_table
     merge = f"{table}.quantity + EXCLUDED.quantity" if add else "EXCLUDED.quantity"
     with connection.cursor() as cursor:
@@ -106,12 +141,6 @@ def _write_line(*, cart_pk: int, product_pk: int, quantity: int, price: Decimal,
             f"ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = {merge}",
             [cart_pk, product_pk, quantity, price, timezone.now()],
         )
-    Cart.objects.filter(pk=cart_pk).update(updated_at=timezone.now())
-
-
-def _delete_line(*, cart_pk: int, product_pk: int) -> None:
-    CartLine.objects.filter(cart_id=cart_pk, product_id=product_pk).delete()
-    Cart.objects.filter(pk=cart_pk).update(updated_at=timezone.now())
 
 
 def _change_in_redis(*, script, cart_pk: int, guest: bool, **change) -> Change:
@@ -119,7 +148,7 @@ def _change_in_redis(*, script, cart_pk: int, guest: bool, **change) -> Change:
     ttl = _ttl(guest=guest)
     result = script(cart_pk=cart_pk, ttl=ttl, **change)
     if result.refused == "missing":
-        store.fill(cart_pk, lines_from_database(cart_pk), ttl)
+        load_into_redis(cart_pk)
         result = script(cart_pk=cart_pk, ttl=ttl, **change)
     return result
 
@@ -166,7 +195,8 @@ def _change_line(
                     reason=result.refused,
                 )
             try:
-                _write_through(
+                _touch(cart_pk=cart_pk, guest=guest)
+                _write_line(
                     cart_pk=cart_pk,
                     product_pk=product_pk,
                     quantity=quantity,
@@ -179,6 +209,7 @@ def _change_line(
             return
     _change_in_database(
         cart_pk=cart_pk,
+        guest=guest,
         product_pk=product_pk,
         quantity=quantity,
         offer=offer,
@@ -188,17 +219,11 @@ def _change_line(
     )
 
 
-def _write_through(*, cart_pk: int, product_pk: int, quantity: int, price: Decimal, add: bool):
-    if not add and quantity == 0:
-        _delete_line(cart_pk=cart_pk, product_pk=product_pk)
-    else:
-        _write_line(cart_pk=cart_pk, product_pk=product_pk, quantity=quantity, price=price, add=add)
-
-
 @transaction.atomic
 def _change_in_database(
     *,
     cart_pk: int,
+    guest: bool,
     product_pk: int,
     quantity: int,
     offer: dict,
@@ -207,6 +232,7 @@ def _change_in_database(
     must_exist: bool,
 ) -> None:
     """The same change with Redis away: row locks instead of the atomic script."""
+    _touch(cart_pk=cart_pk, guest=guest)
     held, lines = _held_in_database(cart_pk, product_pk)
     wanted = held + quantity if add else quantity
     reason = None
@@ -218,7 +244,7 @@ def _change_in_database(
         reason = "too_many_lines"
     if reason:
         _refuse(offer=offer, held=held, wanted=wanted, reason=reason)
-    _write_through(
+    _write_line(
         cart_pk=cart_pk, product_pk=product_pk, quantity=quantity, price=offer["price"], add=add
     )
 
@@ -268,7 +294,8 @@ def merge_guest_cart_on_sign_in(*, request, user) -> None:
 def merge_guest_cart(*, guest_cart_pk: int, user) -> Cart:
     """Sum the guest cart's lines into the account's cart, capped by stock and the line maximum."""
     target, _ = Cart.objects.get_or_create(owner_id=user.pk)
-    guest = {line.product_id: line for line in CartLine.objects.filter(cart_id=guest_cart_pk)}
+    _touch(cart_pk=target.pk, guest=False)  # an idle account cart starts afresh
+    guest = lines_from_database(guest_cart_pk)  # an idle guest cart brings nothing
     held = {
         line.product_id: line
         for line in CartLine.objects.select_for_update().filter(cart=target).order_by("pk")
@@ -292,7 +319,6 @@ def merge_guest_cart(*, guest_cart_pk: int, user) -> Cart:
                 price_when_added=line.price_when_added,
             )
     Cart.objects.filter(pk=guest_cart_pk, owner=None).delete()
-    Cart.objects.filter(pk=target.pk).update(updated_at=timezone.now())
     transaction.on_commit(lambda: _forget_in_redis(guest_cart_pk, target.pk, owner=user.pk))
     return target
 
@@ -304,20 +330,32 @@ def _forget_in_redis(*cart_pks: int, owner: int) -> None:
 
 def delete_idle_carts() -> int:
     """Delete guest carts idle past 24 h and account carts idle past 30 days; return how many."""
-    now = timezone.now()
-    guests = Cart.objects.filter(owner=None, updated_at__lt=now - idle_lifetime(guest=True))
-    accounts = Cart.objects.filter(
-        owner__isnull=False, updated_at__lt=now - idle_lifetime(guest=False)
+    return _delete_idle_carts(guest=True) + _delete_idle_carts(guest=False)
+
+
+@transaction.atomic
+def _delete_idle_carts(*, guest: bool, limit: int = 10_000) -> int:
+    # Only what is still idle as it goes: the carts are locked as they are chosen, a cart a
+    # shopper is changing right now is skipped, and one touched before the lock no longer
+    # matches (PostgreSQL checks the condition again on the row it locks).
+    rows = list(
+        Cart.objects.select_for_update(skip_locked=True)
+        .filter(owner__isnull=guest, updated_at__lt=idle_cutoff(guest=guest))
+        .order_by("pk")
+        .values_list("pk", "owner_id")[:limit]
     )
-    deleted = 0
-    for carts in (guests, accounts):
-        rows = list(carts.values_list("pk", "owner_id")[:10_000])
-        pks = [pk for pk, _ in rows]
-        if pks:
-            deleted += Cart.objects.filter(pk__in=pks).delete()[1].get("carts.Cart", 0)
-            cache.delete_many([owner_key(owner) for _, owner in rows if owner])
-            _drop_from_redis(*pks)
+    if not rows:
+        return 0
+    pks = [pk for pk, _ in rows]
+    deleted = Cart.objects.filter(pk__in=pks).delete()[1].get("carts.Cart", 0)
+    owners = [owner_key(owner) for _, owner in rows if owner]
+    transaction.on_commit(lambda: _forget_swept(pks, owners))
     return deleted
+
+
+def _forget_swept(cart_pks: list[int], owner_keys: list[str]) -> None:
+    cache.delete_many(owner_keys)
+    _drop_from_redis(*cart_pks)
 
 
 def empty_cart(*, cart_pk: int, product_pks) -> None:
