@@ -2,12 +2,16 @@
 
 Every cached catalog entry's key carries the catalog version. A write to a product or a category
 bumps it on commit, so every listing, search, home page and product detail built before the
-write is unreachable at once: no stale price outlives an edit. Redis down means misses, never
-errors (django-redis ignores its exceptions; see settings.CACHES).
+write is unreachable at once: no stale price outlives an edit. Until the read replicas have
+caught up with that write, entries are built from the primary, so none is built from a replica
+that has not replayed it yet (a new product cached as "not found"). Redis down means misses,
+never errors (django-redis ignores its exceptions; see settings.CACHES).
 """
 
+import contextlib
 import hashlib
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -16,9 +20,11 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from shop.db_router import reads_from_primary, replica_catch_up_seconds
 from shop.observability import record_cache_lookup
 
 VERSION_KEY = "catalog:version"
+JUST_WRITTEN_KEY = "catalog:just-written"  # present while replicas may lack the last write
 
 
 def ttl(kind: str) -> int:
@@ -39,8 +45,15 @@ def catalog_version() -> int:
 
 
 def bump_catalog_version() -> None:
-    """Make every cached catalog entry unreachable (call on commit of a catalog write)."""
+    """Make every cached catalog entry unreachable, and build the next ones from the primary
+    until the replicas have caught up (call on commit of a catalog write)."""
     cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+    if settings.DATABASE_REPLICA_ALIASES:
+        cache.set(JUST_WRITTEN_KEY, True, timeout=math.ceil(replica_catch_up_seconds()))
+
+
+def _just_written() -> bool:
+    return bool(settings.DATABASE_REPLICA_ALIASES) and bool(cache.get(JUST_WRITTEN_KEY))
 
 
 def _digest(params: dict[str, Any]) -> str:
@@ -82,6 +95,7 @@ def cached(key: str, kind: str, build: Callable[[], Any], *, label: str = "") ->
     value = cache.get(key)
     record_cache_lookup(label or kind, hit=value is not None)
     if value is None:
-        value = build()
+        with reads_from_primary() if _just_written() else contextlib.nullcontext():
+            value = build()
         cache.set(key, value, timeout=ttl(kind))
     return value

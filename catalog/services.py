@@ -1,33 +1,17 @@
 """Catalog writes. Each one invalidates the catalog cache when its transaction commits."""
 
-import logging
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.cache import bump_catalog_version
 from catalog.models import Category, Product, StockMovement
-from catalog.tasks import bump_catalog_version_task
-
-log = logging.getLogger(__name__)
 
 
 def _invalidate_on_commit() -> None:
     transaction.on_commit(bump_catalog_version)
-    if settings.DATABASE_REPLICA_ALIASES:
-        # A read from a replica still behind could cache the old data under the new version:
-        # bump again once the replicas have caught up.
-        transaction.on_commit(_bump_again_after_replica_lag)
-
-
-def _bump_again_after_replica_lag() -> None:
-    try:
-        bump_catalog_version_task.apply_async(countdown=settings.REPLICA_MAX_LAG_SECONDS)
-    except Exception as error:  # the broker is down: the TTL still bounds the staleness
-        log.warning("second catalog version bump not queued: %s", error)
 
 
 @transaction.atomic

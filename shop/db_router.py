@@ -40,6 +40,8 @@ LAG_SQL = (
 _pinned = contextvars.ContextVar("shop_db_pinned", default=False)
 _wrote = contextvars.ContextVar("shop_db_wrote", default=False)
 _replica_used = contextvars.ContextVar("shop_db_replica_used", default=None)
+# Set by reads_from_primary() around a block of reads that must not lag.
+_from_primary = contextvars.ContextVar("shop_db_from_primary", default=False)
 
 
 @dataclass
@@ -115,12 +117,29 @@ def choose_read_alias(model=None) -> tuple[str, str]:
         return PRIMARY, "transaction"
     if _pinned.get() or _wrote.get():
         return PRIMARY, "read_your_writes"
+    if _from_primary.get():
+        return PRIMARY, "just_written"
     start = next(_turns)
     for offset in range(len(replicas)):
         alias = replicas[(start + offset) % len(replicas)]
         if replica_usable(alias):
             return alias, "replica"
     return PRIMARY, "replica_unavailable"
+
+
+@contextlib.contextmanager
+def reads_from_primary():
+    """Send the block's reads to the primary: what it reads was written a moment ago."""
+    token = _from_primary.set(True)
+    try:
+        yield
+    finally:
+        _from_primary.reset(token)
+
+
+def replica_catch_up_seconds() -> float:
+    """How long after a commit a replica the router still uses may not have replayed it."""
+    return settings.REPLICA_MAX_LAG_SECONDS + LAG_CHECK_SECONDS
 
 
 class PrimaryReplicaRouter:

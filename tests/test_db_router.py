@@ -131,18 +131,33 @@ def test_a_replica_that_recovers_serves_reads_again(replica, settings, monkeypat
     assert _fresh(db_router.choose_read_alias, Product) == ("replica1", "replica")
 
 
-def test_an_edit_bumps_the_catalog_again_once_replicas_caught_up(replica, monkeypatch):
-    from catalog import services
+def _catalog_reads(client, url: str) -> tuple[int, int]:
+    """Return (primary, replica) catalog queries made by a fresh request for `url`."""
+    with CaptureQueriesContext(connections["default"]) as primary:
+        replica_reads = _queries("replica1", lambda: client.get(url))
+    return len([q for q in primary.captured_queries if "catalog_" in q["sql"]]), replica_reads
+
+
+def test_a_product_created_by_an_operator_is_read_from_the_primary_at_once(replica, client):
+    # A replica still behind would not have it yet: its page would be a cached 404 (issue 11).
+    product = ProductFactory.build(slug="new-lamp", category=ProductFactory().category)
     from catalog.services import save_product
 
-    queued = []
-    monkeypatch.setattr(
-        services.bump_catalog_version_task, "apply_async", lambda **kw: queued.append(kw)
-    )
-    product = ProductFactory()
+    save_product(product=product)  # commits: transaction=True test
+    primary, replica_reads = _catalog_reads(client, "/api/v1/products/new-lamp/")
+    # The product (its offer with it) and the category tree, both from the primary.
+    assert (primary, replica_reads) == (2, 0)
+
+
+def test_catalog_reads_return_to_the_replica_once_it_has_caught_up(replica, client, monkeypatch):
+    from catalog import cache as catalog_cache
+    from catalog.services import save_product
+
+    product = ProductFactory(slug="lamp")
     product.title = "Renamed"
-    save_product(product=product, fields=["title"])  # commits: transaction=True test
-    assert queued == [{"countdown": 5.0}]
+    save_product(product=product, fields=["title"])
+    monkeypatch.setattr(catalog_cache, "_just_written", lambda: False)  # the window has passed
+    assert _catalog_reads(client, "/api/v1/products/?ordering=price") == (0, 3)
 
 
 def test_routing_choices_and_replica_health_reach_the_metrics(dead_replica, client):

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,10 +79,17 @@ class Shopper:
     def cookie(self, name: str) -> str | None:
         return next((cookie.value for cookie in self.cookies if cookie.name == name), None)
 
-    def request(self, method: str, path: str, body=None, headers: dict | None = None) -> Reply:
+    def request(
+        self, method: str, path: str, body=None, headers: dict | None = None, form: bool = False
+    ) -> Reply:
         headers = dict(headers or {})
         data = None
-        if body is not None:
+        if form:  # a storefront or admin form: the CSRF token as a field
+            fields = {**body, "csrfmiddlewaretoken": self.cookie("csrftoken") or ""}
+            data = urllib.parse.urlencode(fields).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Referer"] = NGINX + path
+        elif body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         if method not in ("GET", "HEAD") and self.cookie("csrftoken"):
@@ -99,6 +107,11 @@ class Shopper:
 
     def post(self, path: str, body=None, **kwargs) -> Reply:
         return self.request("POST", path, body, **kwargs)
+
+    def post_form(self, path: str, fields: dict[str, str]) -> Reply:
+        """Submit a form as a browser does (redirects followed), after loading its page."""
+        self.get(path)  # sets the CSRF cookie
+        return self.request("POST", path, fields, form=True)
 
 
 def cluster_command(*arguments: str) -> subprocess.CompletedProcess:

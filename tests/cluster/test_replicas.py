@@ -3,6 +3,7 @@
 import contextlib
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -55,6 +56,41 @@ def test_a_client_reads_its_own_writes_while_the_replica_lags():
         assert _sql(REPLICA_PORT, "SELECT pg_is_wal_replay_paused()") == "t"
         # An anonymous shopper may be served by the stale replica; it is served, either way.
         assert anonymous.get(f"/api/v1/products/{slug}/").status == 200
+
+
+def test_a_product_an_operator_creates_is_served_at_once_while_the_replica_lags():
+    operator, anonymous = Shopper(), Shopper()
+    slug = f"fresh-lamp-{uuid.uuid4().hex[:8]}"
+    category = _product_in_stock(anonymous)["category"]["slug"]
+    category_pk = _sql(PRIMARY_PORT, f"SELECT id FROM catalog_category WHERE slug = '{category}'")
+    assert anonymous.get(f"/api/v1/products/{slug}/").status == 404  # asked for before it exists
+    with replay_paused():
+        signed_in = operator.post_form(
+            "/admin/login/?next=/admin/",
+            {"username": "admin@shop.local", "password": "shop-admin-demo"},
+        )
+        assert signed_in.status == 200 and operator.cookie("sessionid")
+        fields = {
+            "title": "Fresh Brass Lamp",
+            "slug": slug,
+            "sku": slug.upper()[:32],
+            "category": category_pk,
+            "price": "49.00",
+            "currency": "USD",
+            "stock": "7",
+            "initial-stock": "0",
+            "attributes": "{}",
+            "is_active": "on",
+            "_save": "Save",
+        }
+        assert operator.post_form("/admin/catalog/product/add/", fields).status == 200
+        count = f"SELECT count(*) FROM catalog_product WHERE slug = '{slug}'"
+        assert (_sql(PRIMARY_PORT, count), _sql(REPLICA_PORT, count)) == ("1", "0")
+        page = anonymous.get(f"/api/v1/products/{slug}/")
+        assert page.status == 200, page.body[:200]
+        assert page.json()["stock"] == 7
+        newest = anonymous.get(f"/api/v1/products/?category={category}&ordering=newest").json()
+        assert newest["results"][0]["slug"] == slug
 
 
 def _stop_replica() -> None:
