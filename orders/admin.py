@@ -1,17 +1,22 @@
 """Operators' order admin: read-only records, and status changes only through transition_order.
 
 Orders come from checkout and change only by the actions below, which apply the same transition
-rules as the API (ALLOWED_TRANSITIONS); their money, lines, events and sales are never edited.
+rules as the API (ALLOWED_TRANSITIONS), each naming the statuses it moves orders from; their
+money, lines, events and sales are never edited.
 """
+
+from collections.abc import Collection
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from orders.exceptions import TransitionRefused
-from orders.models import IdempotencyKey, Order, OrderLine, OutboxEvent, SaleRecord
+from orders.models import CANCELLABLE, IdempotencyKey, Order, OrderLine, OutboxEvent, SaleRecord
 from orders.services import transition_order
 from shop.admin import ReadOnlyAdmin, ReadOnlyInline
+
+Status = Order.Status
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -87,31 +92,41 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark the selected orders shipped", permissions=["transition"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, to=Order.Status.SHIPPED)
+        # From pending payment: cash on delivery only (transition_order checks).
+        expected = {Status.PAID, Status.PENDING_PAYMENT}
+        self._transition(request, queryset, expected=expected, to=Status.SHIPPED)
 
     @admin.action(description="Mark the selected orders delivered", permissions=["transition"])
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, to=Order.Status.DELIVERED)
+        self._transition(request, queryset, expected={Status.SHIPPED}, to=Status.DELIVERED)
 
     @admin.action(
         description="Cancel the selected orders and return their stock", permissions=["transition"]
     )
     def cancel_with_restock(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, to=Order.Status.CANCELLED)
+        self._transition(request, queryset, expected=CANCELLABLE, to=Status.CANCELLED)
 
     @admin.action(
         description="Refund the selected orders (stock returned if not shipped)",
         permissions=["transition"],
     )
     def refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, to=Order.Status.REFUNDED)
+        expected = {Status.PAID, Status.SHIPPED, Status.DELIVERED}
+        self._transition(request, queryset, expected=expected, to=Status.REFUNDED)
 
-    def _transition(self, request: HttpRequest, queryset: QuerySet[Order], *, to: str) -> None:
+    def _transition(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Order],
+        *,
+        expected: Collection[str],
+        to: str,
+    ) -> None:
         """Move each order in its own transaction; report the moved count and every refusal."""
         moved, refusals = 0, []
         for pk, number in queryset.order_by("pk").values_list("pk", "number"):
             try:
-                transition_order(order_pk=pk, to=to, actor=request.user)
+                transition_order(order_pk=pk, expected=expected, to=to, actor=request.user)
             except TransitionRefused as refusal:
                 refusals.append(refusal.detail)
             except Order.DoesNotExist:

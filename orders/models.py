@@ -76,6 +76,8 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     Order.Status.CANCELLED: set(),
     Order.Status.REFUNDED: set(),
 }
+# Where a shopper's or an operator's cancel may start: an order not yet shipped.
+CANCELLABLE = frozenset({Order.Status.PENDING_PAYMENT, Order.Status.PAID})
 
 
 class OrderLine(models.Model):

@@ -5,6 +5,7 @@ and no network call may run inside one: reserve (take the stock, create the orde
 confirm (paid, cart emptied) or release (stock returned, order deleted: nothing was placed).
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -19,7 +20,14 @@ from carts.services import empty_cart
 from catalog.models import Product
 from catalog.stock import StockLine, return_stock, take_stock
 from orders.exceptions import EmptyCart, PaymentDeclined, TransitionRefused
-from orders.models import ALLOWED_TRANSITIONS, IdempotencyKey, Order, OrderLine, OutboxEvent
+from orders.models import (
+    ALLOWED_TRANSITIONS,
+    CANCELLABLE,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    OutboxEvent,
+)
 from orders.numbers import new_order_number
 from orders.outbox import record_event
 from orders.payments import card_gateway
@@ -169,7 +177,7 @@ def _confirm_payment(*, order_pk: int, cart_pk: int, reference: str) -> Order:
     order = Order.objects.select_for_update().get(pk=order_pk)
     order.payment_reference = reference
     order.save(update_fields=["payment_reference", "updated_at"])
-    order = _move(order=order, to=Order.Status.PAID)
+    order = _move(order=order, expected={Order.Status.PENDING_PAYMENT}, to=Order.Status.PAID)
     record_event(order=order, kind=OutboxEvent.Kind.ORDER_PLACED)
     empty_cart(cart_pk=cart_pk, product_pks=order.lines.values_list("product_id", flat=True))
     return order
@@ -177,8 +185,13 @@ def _confirm_payment(*, order_pk: int, cart_pk: int, reference: str) -> Order:
 
 @transaction.atomic(durable=True)
 def _release(*, order_pk: int) -> None:
-    """Undo a reservation whose payment failed: stock back, order gone."""
+    """Undo a reservation whose payment failed: stock back, order gone.
+
+    An order cancelled meanwhile has had its stock back already, and stays as it is.
+    """
     order = Order.objects.select_for_update().get(pk=order_pk)
+    if order.status != Order.Status.PENDING_PAYMENT:
+        return
     return_stock(lines=_stock_lines(order.lines.all()), reference=order.number, reason="return")
     order.delete()
 
@@ -190,11 +203,15 @@ def _stock_lines(lines) -> list[StockLine]:
 # --- Moving an order through its statuses ---------------------------------------------------
 
 
-def _move(*, order: Order, to: str, actor=None) -> Order:
-    """Change a locked order's status if ALLOWED_TRANSITIONS lets it, with its side effects."""
-    allowed = to in ALLOWED_TRANSITIONS[order.status]
+def _move(*, order: Order, expected: Collection[str], to: str, actor=None) -> Order:
+    """Change a locked order's status from one of `expected` to `to`, with its side effects.
+
+    The caller names the statuses it means to move from, so a change that landed since it
+    looked (a payment, a cancel) is refused rather than overridden (#11).
+    """
+    allowed = order.status in expected and to in ALLOWED_TRANSITIONS[order.status]
     if (order.status, to) == (Order.Status.PENDING_PAYMENT, Order.Status.SHIPPED):
-        allowed = order.payment_method == Order.PaymentMethod.COD
+        allowed = allowed and order.payment_method == Order.PaymentMethod.COD
     if not allowed:
         raise TransitionRefused(
             f"Order {order.number} is {order.get_status_display().lower()}; "
@@ -213,16 +230,21 @@ def _move(*, order: Order, to: str, actor=None) -> Order:
     return order
 
 
-@transaction.atomic
-def transition_order(*, order_pk: int, to: str, actor=None) -> Order:
-    """Move an order to status `to`, or raise TransitionRefused; cancelling returns its stock."""
+@transaction.atomic(durable=True)
+def transition_order(*, order_pk: int, expected: Collection[str], to: str, actor=None) -> Order:
+    """Move an order from one of `expected` to `to`, or raise TransitionRefused.
+
+    Cancelling returns the stock.
+    """
     order = Order.objects.select_for_update().get(pk=order_pk)
-    return _move(order=order, to=to, actor=actor)
+    return _move(order=order, expected=expected, to=to, actor=actor)
 
 
 def cancel_order(*, order: Order, actor=None) -> Order:
     """Cancel an order not yet shipped and return its stock."""
-    return transition_order(order_pk=order.pk, to=Order.Status.CANCELLED, actor=actor)
+    return transition_order(
+        order_pk=order.pk, expected=CANCELLABLE, to=Order.Status.CANCELLED, actor=actor
+    )
 
 
 def cancel_expired_orders() -> int:
@@ -230,11 +252,22 @@ def cancel_expired_orders() -> int:
     expired = Order.objects.filter(
         status=Order.Status.PENDING_PAYMENT, reserved_until__lt=timezone.now()
     ).values_list("pk", flat=True)
-    cancelled = 0
-    for pk in list(expired[:1000]):
-        try:
-            transition_order(order_pk=pk, to=Order.Status.CANCELLED)
-        except TransitionRefused:
-            continue  # paid or cancelled meanwhile
-        cancelled += 1
-    return cancelled
+    return sum(_cancel_if_expired(order_pk=pk) for pk in list(expired[:1000]))
+
+
+@transaction.atomic(durable=True)
+def _cancel_if_expired(*, order_pk: int) -> bool:
+    """Cancel the order if, under its lock, it is still unpaid past its reservation."""
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    if not _expired(order):
+        return False  # paid, cancelled or reconciled since the sweeper listed it
+    _move(order=order, expected={Order.Status.PENDING_PAYMENT}, to=Order.Status.CANCELLED)
+    return True
+
+
+def _expired(order: Order) -> bool:
+    return (
+        order.status == Order.Status.PENDING_PAYMENT
+        and order.reserved_until is not None
+        and order.reserved_until < timezone.now()
+    )
