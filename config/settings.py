@@ -158,6 +158,10 @@ CELERY_BEAT_SCHEDULE = {
     "delete-idle-carts": {"task": "carts.tasks.delete_idle_carts_task", "schedule": 15 * 60},
     "redeliver-events": {"task": "orders.tasks.redeliver_events_task", "schedule": 60},
     "cancel-expired-orders": {"task": "orders.tasks.cancel_expired_orders_task", "schedule": 60},
+    "reconcile-card-payments": {
+        "task": "orders.tasks.reconcile_card_payments_task",
+        "schedule": 60,
+    },
     "delete-old-idempotency-keys": {
         "task": "orders.tasks.delete_old_idempotency_keys_task",
         "schedule": 60 * 60,

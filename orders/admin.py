@@ -63,6 +63,8 @@ class OrderAdmin(ReadOnlyAdmin):
                 "fields": (
                     "payment_method",
                     "payment_reference",
+                    "refund_reference",
+                    "reconciled_at",
                     "total",
                     "currency",
                     "reserved_until",

@@ -29,6 +29,13 @@ EMAILS = {
     OutboxEvent.Kind.ORDER_SHIPPED: ("shipped", "Your order {number} is on its way"),
     OutboxEvent.Kind.ORDER_CANCELLED: ("cancelled", "Your order {number} was cancelled"),
     OutboxEvent.Kind.ORDER_REFUNDED: ("refunded", "Your order {number} was refunded"),
+    OutboxEvent.Kind.LATE_PAYMENT: ("refunded", "Your order {number} was refunded"),
+}
+# Events whose card payment goes back: a cancelled or refunded order, a charge after a cancel.
+REFUNDING = {
+    OutboxEvent.Kind.ORDER_CANCELLED,
+    OutboxEvent.Kind.ORDER_REFUNDED,
+    OutboxEvent.Kind.LATE_PAYMENT,
 }
 
 
@@ -49,8 +56,8 @@ def deliver_event(*, event_pk: int) -> bool:
         if event.kind == OutboxEvent.Kind.ORDER_PLACED:
             _alert_low_stock(event=event)
             _record_sale(event=event)
-        if event.kind in (OutboxEvent.Kind.ORDER_CANCELLED, OutboxEvent.Kind.ORDER_REFUNDED):
-            _refund_payment(event=event)  # a paid card order gets its money back either way
+        if event.kind in REFUNDING:
+            _refund_payment(event=event)
         event.delivered_at = timezone.now()
         event.save(update_fields=["attempts", "delivered_at"])
     return True
@@ -120,17 +127,22 @@ def _alert_low_stock(*, event: OutboxEvent) -> None:
 
 
 def _refund_payment(*, event: OutboxEvent) -> None:
-    """Give a card payment back through the gateway (cash on delivery is refunded by hand).
+    """Give a card payment back through the gateway once (cash on delivery is refunded by hand).
 
-    An unpaid card order has no payment reference: nothing to give back.
+    An unpaid card order has no payment reference: nothing to give back. The refund is recorded
+    on the order.
     """
-    order = event.order
-    if order.payment_method == Order.PaymentMethod.CARD and order.payment_reference:
-        result = card_gateway().refund(
-            amount=order.total, currency=order.currency, reference=order.payment_reference
-        )
-        if not result.succeeded:
-            raise RuntimeError(f"refund of {order.number} failed: {result.message}")
+    order = Order.objects.get(pk=event.order_id)  # as it is now, not as the event was claimed
+    if order.payment_method != Order.PaymentMethod.CARD or not order.payment_reference:
+        return
+    if order.refund_reference:
+        return  # refunded by an earlier delivery, or by another event of the order
+    result = card_gateway().refund(
+        amount=order.total, currency=order.currency, reference=order.payment_reference
+    )
+    if not result.succeeded:
+        raise RuntimeError(f"refund of {order.number} failed: {result.message}")
+    Order.objects.filter(pk=order.pk, refund_reference="").update(refund_reference=result.reference)
 
 
 def _record_sale(*, event: OutboxEvent) -> None:

@@ -1,13 +1,18 @@
 """Payments behind one small interface. Built in: a test card gateway and cash on delivery.
 
-A real gateway (Stripe, Adyen, ...) is one more class with `charge` and `refund`; nothing else
-in the shop knows which one runs.
+A real gateway (Stripe, Adyen, ...) is one more class with `charge`, `refund` and `find_charge`;
+nothing else in the shop knows which one runs. Each is a network call: never make one inside a
+transaction.
 """
 
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
+
+from django.db import transaction
+
+from orders.models import GatewayCharge
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,16 @@ class PaymentResult:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class Charge:
+    """A successful charge as the gateway reports it."""
+
+    reference: str
+    amount: Decimal
+    currency: str
+    refunded: bool
+
+
 class Gateway(Protocol):
     def charge(
         self, *, amount: Decimal, currency: str, token: str, reference: str
@@ -24,21 +39,65 @@ class Gateway(Protocol):
 
     def refund(self, *, amount: Decimal, currency: str, reference: str) -> PaymentResult: ...
 
+    def find_charge(self, *, reference: str) -> Charge | None: ...
+
 
 class TestCardGateway:
-    """The built-in card gateway for development and tests: no network, fixed test tokens."""
+    """The built-in card gateway for development and tests: no network, fixed test tokens.
 
-    TOKENS = {"tok_visa": True, "tok_declined": False}
+    Its records are GatewayCharge rows, so any process can look a charge up by order number.
+    Refunding a charge twice gives the money back once.
+    """
+
+    __test__ = False  # not a pytest test class
+    TOKENS = {"tok_visa": True, "tok_declined": False}  # token: whether its charges succeed
 
     def charge(
         self, *, amount: Decimal, currency: str, token: str, reference: str
     ) -> PaymentResult:
-        if not self.TOKENS[token]:
+        succeeded = self.TOKENS[token]
+        with transaction.atomic():
+            charge = GatewayCharge.objects.create(
+                reference=f"test_ch_{secrets.token_hex(8)}",
+                order_number=reference,
+                amount=amount,
+                currency=currency,
+                succeeded=succeeded,
+            )
+        if not succeeded:
             return PaymentResult(False, message="Your card was declined.")
-        return PaymentResult(True, reference=f"test_ch_{secrets.token_hex(8)}")
+        return PaymentResult(True, reference=charge.reference)
 
     def refund(self, *, amount: Decimal, currency: str, reference: str) -> PaymentResult:
-        return PaymentResult(True, reference=f"test_re_{secrets.token_hex(8)}")
+        with transaction.atomic():
+            charge = (
+                GatewayCharge.objects.select_for_update()
+                .filter(reference=reference, succeeded=True)
+                .first()
+            )
+            if charge is None or (charge.amount, charge.currency) != (amount, currency):
+                return PaymentResult(
+                    False, message=f"No charge {reference} of {amount} {currency}."
+                )
+            if not charge.refund_reference:
+                charge.refund_reference = f"test_re_{secrets.token_hex(8)}"
+                charge.save(update_fields=["refund_reference"])
+        return PaymentResult(True, reference=charge.refund_reference)
+
+    def find_charge(self, *, reference: str) -> Charge | None:
+        charge = (
+            GatewayCharge.objects.filter(order_number=reference, succeeded=True)
+            .order_by("pk")
+            .first()
+        )
+        if charge is None:
+            return None
+        return Charge(
+            reference=charge.reference,
+            amount=charge.amount,
+            currency=charge.currency,
+            refunded=bool(charge.refund_reference),
+        )
 
 
 def card_gateway() -> Gateway:

@@ -23,5 +23,11 @@ def cancel_expired_orders_task() -> int:
 
 
 @shared_task
+def reconcile_card_payments_task() -> int:
+    """Refund or confirm card charges whose order never recorded them."""
+    return services.reconcile_card_payments()
+
+
+@shared_task
 def delete_old_idempotency_keys_task() -> int:
     return idempotency.delete_old_keys()

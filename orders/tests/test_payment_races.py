@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from catalog.models import Product
 from orders.models import Order, OutboxEvent
-from orders.payments import TestCardGateway
+from orders.payments import TestCardGateway, card_gateway
 from orders.services import cancel_expired_orders
 from orders.tests.conftest import add_to_cart, order_body
 
@@ -149,6 +149,45 @@ def test_the_sweeper_leaves_an_order_whose_reservation_was_extended_after_it_lis
     assert _stock(lamp) == 6
     gateway.may_answer.set()
     assert placing.result().status_code == 201
+
+
+def test_a_charge_that_lands_after_the_shopper_cancelled_is_refunded_and_said_so(
+    shopper, lamp, gateway
+):
+    placing, order = _place_while_charging(shopper, lamp, gateway)
+    cancelled = _tab(shopper).post(f"/api/v1/orders/{order.number}/cancel/")
+    assert cancelled.status_code == 200
+    gateway.may_answer.set()
+    response = placing.result()
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": f"Order {order.number} was cancelled while your card was being charged, so "
+        "it was not placed; the 91.00 USD charged is being refunded to your card.",
+        "code": "order_cancelled_during_payment",
+    }
+    charge = card_gateway().find_charge(reference=order.number)
+    order.refresh_from_db()
+    assert (order.status, order.payment_reference) == (Order.Status.CANCELLED, charge.reference)
+    assert charge.refunded is True
+    assert _stock(lamp) == 8
+
+
+def test_a_charge_that_lands_after_the_sweeper_expired_the_order_is_refunded(
+    shopper, lamp, gateway
+):
+    placing, order = _place_while_charging(shopper, lamp, gateway)
+    _expire(order)
+    assert cancel_expired_orders() == 1
+    gateway.may_answer.set()
+    response = placing.result()
+    assert (response.status_code, response.json()["code"]) == (
+        409,
+        "order_cancelled_during_payment",
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert card_gateway().find_charge(reference=order.number).refunded is True
+    assert _stock(lamp) == 8
 
 
 def test_a_card_declined_after_the_shopper_cancelled_returns_the_stock_once(shopper, lamp, gateway):
