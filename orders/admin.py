@@ -2,7 +2,7 @@
 
 Orders come from checkout and change only by the actions below, which apply the same transition
 rules as the API (ALLOWED_TRANSITIONS), each naming the statuses it moves orders from; their
-money, lines, events and sales are never edited.
+money, lines, events and sales are never edited. A parked outbox event is retried by an action.
 """
 
 from collections.abc import Collection
@@ -10,9 +10,11 @@ from collections.abc import Collection
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from orders.exceptions import TransitionRefused
 from orders.models import CANCELLABLE, IdempotencyKey, Order, OrderLine, OutboxEvent, SaleRecord
+from orders.outbox import retry_parked_event
 from orders.services import transition_order
 from shop.admin import ReadOnlyAdmin, ReadOnlyInline
 
@@ -28,7 +30,7 @@ class OrderLineInline(ReadOnlyInline):
 class OutboxEventInline(ReadOnlyInline):
     model = OutboxEvent
     verbose_name = "event"
-    fields = ["kind", "created_at", "delivered_at", "attempts"]
+    fields = ["kind", "created_at", "delivered_at", "attempts", "parked_at", "last_error"]
     readonly_fields = fields
 
 
@@ -162,15 +164,81 @@ class DeliveredFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ParkedFilter(admin.SimpleListFilter):
+    title = "parked"
+    parameter_name = "parked"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]):
+        match self.value():
+            case "yes":
+                return queryset.filter(parked_at__isnull=False)
+            case "no":
+                return queryset.filter(parked_at__isnull=True)
+        return queryset
+
+
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
-    """Order events and their delivery; undelivered ones are resent by the beat task."""
+    """Order events and their delivery; the beat task resends undelivered ones when due.
 
-    list_display = ["kind", "order", "created_at", "delivered_at", "attempts"]
-    list_filter = [DeliveredFilter, "kind"]
+    An event that failed OUTBOX_MAX_ATTEMPTS times is parked: the "parked" filter lists them,
+    and the retry action queues them again once the cause (the last error) is dealt with.
+    """
+
+    list_display = [
+        "kind",
+        "order",
+        "created_at",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
+    list_filter = [ParkedFilter, DeliveredFilter, "kind"]
     list_select_related = ["order"]
     search_fields = ["order__number"]
     show_full_result_count = False
+    actions = ["retry_events"]
+
+    class Media:
+        css = {"all": ["orders/admin.css"]}
+
+    @admin.display(description="state")
+    def state(self, event: OutboxEvent) -> str:
+        if event.delivered_at is not None:
+            state = "delivered"
+        elif event.parked_at is not None:
+            state = "parked"
+        else:
+            state = "waiting"
+        return format_html('<span class="outbox-badge outbox-{}">{}</span>', state, state)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """Whether the operator may retry events (Django's "change outbox event")."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Retry the selected parked events now", permissions=["retry"])
+    def retry_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        retried, unchanged = 0, []
+        for event in queryset.select_related("order").order_by("pk"):
+            if retry_parked_event(event_pk=event.pk):
+                retried += 1
+            else:
+                unchanged.append(f"{event.kind} of order {event.order.number}")
+        if retried:
+            self.message_user(
+                request, f"{retried} event(s) queued for delivery again.", messages.SUCCESS
+            )
+        if unchanged:
+            self.message_user(
+                request,
+                f"{len(unchanged)} event(s) not parked, unchanged: {'; '.join(unchanged)}.",
+                messages.WARNING,
+            )
 
 
 @admin.register(SaleRecord)

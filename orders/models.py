@@ -142,8 +142,10 @@ class IdempotencyKey(models.Model):
 class OutboxEvent(models.Model):
     """Something that happened to an order, recorded in the order's own transaction.
 
-    A Celery task delivers it after commit; a beat task re-sends any left undelivered. Its
-    effects are keyed by the event, so each happens once however often delivery runs.
+    A Celery task delivers it after commit; a beat task re-sends any left undelivered once its
+    `next_attempt_at` has come. Its effects are keyed by the event, so each happens once however
+    often delivery runs. After OUTBOX_MAX_ATTEMPTS failures it is parked until an operator
+    retries it (orders/handlers.py).
     """
 
     class Kind(models.TextChoices):
@@ -161,12 +163,21 @@ class OutboxEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Not before: redelivery leaves the event alone until then (empty: never attempted).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    parked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["pk"]
         indexes = [
             models.Index(
-                fields=["created_at"], name="outbox_undelivered", condition=Q(delivered_at=None)
+                fields=["created_at"],
+                name="outbox_undelivered",
+                condition=Q(delivered_at=None, parked_at=None),
+            ),
+            models.Index(
+                fields=["parked_at"], name="outbox_parked", condition=Q(parked_at__isnull=False)
             ),
         ]
 
@@ -218,6 +229,7 @@ class GatewayCharge(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
     succeeded = models.BooleanField()
+    refunds_declined = models.BooleanField(default=False)
     refund_reference = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

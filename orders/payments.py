@@ -45,31 +45,37 @@ class Gateway(Protocol):
 class TestCardGateway:
     """The built-in card gateway for development and tests: no network, fixed test tokens.
 
-    Its records are GatewayCharge rows, so any process can look a charge up by order number.
-    Refunding a charge twice gives the money back once.
+    Its records are GatewayCharge rows, each committed on its own (durable: calling it inside a
+    transaction is an error, as a network call there would be), so any process can look a charge
+    up by order number. Refunding a charge twice gives the money back once.
     """
 
     __test__ = False  # not a pytest test class
-    TOKENS = {"tok_visa": True, "tok_declined": False}  # token: whether its charges succeed
+    # token: whether its charges succeed
+    TOKENS = {"tok_visa": True, "tok_declined": False, "tok_refund_declined": True}
+    # Charged, but refunds are declined while the charge's `refunds_declined` is set: a gateway
+    # that keeps refusing, for the outbox's retries (#11).
+    REFUNDS_DECLINED = {"tok_refund_declined"}
 
     def charge(
         self, *, amount: Decimal, currency: str, token: str, reference: str
     ) -> PaymentResult:
         succeeded = self.TOKENS[token]
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             charge = GatewayCharge.objects.create(
                 reference=f"test_ch_{secrets.token_hex(8)}",
                 order_number=reference,
                 amount=amount,
                 currency=currency,
                 succeeded=succeeded,
+                refunds_declined=token in self.REFUNDS_DECLINED,
             )
         if not succeeded:
             return PaymentResult(False, message="Your card was declined.")
         return PaymentResult(True, reference=charge.reference)
 
     def refund(self, *, amount: Decimal, currency: str, reference: str) -> PaymentResult:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             charge = (
                 GatewayCharge.objects.select_for_update()
                 .filter(reference=reference, succeeded=True)
@@ -79,6 +85,8 @@ class TestCardGateway:
                 return PaymentResult(
                     False, message=f"No charge {reference} of {amount} {currency}."
                 )
+            if charge.refunds_declined:
+                return PaymentResult(False, message="The gateway declined the refund.")
             if not charge.refund_reference:
                 charge.refund_reference = f"test_re_{secrets.token_hex(8)}"
                 charge.save(update_fields=["refund_reference"])
