@@ -158,6 +158,10 @@ CELERY_BEAT_SCHEDULE = {
     "delete-idle-carts": {"task": "carts.tasks.delete_idle_carts_task", "schedule": 15 * 60},
     "redeliver-events": {"task": "orders.tasks.redeliver_events_task", "schedule": 60},
     "cancel-expired-orders": {"task": "orders.tasks.cancel_expired_orders_task", "schedule": 60},
+    "reconcile-card-payments": {
+        "task": "orders.tasks.reconcile_card_payments_task",
+        "schedule": 60,
+    },
     "delete-old-idempotency-keys": {
         "task": "orders.tasks.delete_old_idempotency_keys_task",
         "schedule": 60 * 60,
@@ -250,6 +254,10 @@ CART_ACCOUNT_IDLE_DAYS = env.int("CART_ACCOUNT_IDLE_DAYS", default=30)
 # --- Orders ---------------------------------------------------------------------------------
 ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+# An outbox event that fails waits OUTBOX_RETRY_SECONDS, doubled after each failure, and is
+# parked for an operator after OUTBOX_MAX_ATTEMPTS (60 s and 8: retries over about 2 hours).
+OUTBOX_RETRY_SECONDS = env.int("OUTBOX_RETRY_SECONDS", default=60)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 
 # --- Catalog --------------------------------------------------------------------------------
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="USD")

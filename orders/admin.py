@@ -1,17 +1,24 @@
 """Operators' order admin: read-only records, and status changes only through transition_order.
 
 Orders come from checkout and change only by the actions below, which apply the same transition
-rules as the API (ALLOWED_TRANSITIONS); their money, lines, events and sales are never edited.
+rules as the API (ALLOWED_TRANSITIONS), each naming the statuses it moves orders from; their
+money, lines, events and sales are never edited. A parked outbox event is retried by an action.
 """
+
+from collections.abc import Collection
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from orders.exceptions import TransitionRefused
-from orders.models import IdempotencyKey, Order, OrderLine, OutboxEvent, SaleRecord
+from orders.models import CANCELLABLE, IdempotencyKey, Order, OrderLine, OutboxEvent, SaleRecord
+from orders.outbox import retry_parked_event
 from orders.services import transition_order
 from shop.admin import ReadOnlyAdmin, ReadOnlyInline
+
+Status = Order.Status
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -23,7 +30,7 @@ class OrderLineInline(ReadOnlyInline):
 class OutboxEventInline(ReadOnlyInline):
     model = OutboxEvent
     verbose_name = "event"
-    fields = ["kind", "created_at", "delivered_at", "attempts"]
+    fields = ["kind", "created_at", "delivered_at", "attempts", "parked_at", "last_error"]
     readonly_fields = fields
 
 
@@ -58,6 +65,8 @@ class OrderAdmin(ReadOnlyAdmin):
                 "fields": (
                     "payment_method",
                     "payment_reference",
+                    "refund_reference",
+                    "reconciled_at",
                     "total",
                     "currency",
                     "reserved_until",
@@ -87,31 +96,41 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark the selected orders shipped", permissions=["transition"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, to=Order.Status.SHIPPED)
+        # From pending payment: cash on delivery only (transition_order checks).
+        expected = {Status.PAID, Status.PENDING_PAYMENT}
+        self._transition(request, queryset, expected=expected, to=Status.SHIPPED)
 
     @admin.action(description="Mark the selected orders delivered", permissions=["transition"])
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, to=Order.Status.DELIVERED)
+        self._transition(request, queryset, expected={Status.SHIPPED}, to=Status.DELIVERED)
 
     @admin.action(
         description="Cancel the selected orders and return their stock", permissions=["transition"]
     )
     def cancel_with_restock(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, to=Order.Status.CANCELLED)
+        self._transition(request, queryset, expected=CANCELLABLE, to=Status.CANCELLED)
 
     @admin.action(
         description="Refund the selected orders (stock returned if not shipped)",
         permissions=["transition"],
     )
     def refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, to=Order.Status.REFUNDED)
+        expected = {Status.PAID, Status.SHIPPED, Status.DELIVERED}
+        self._transition(request, queryset, expected=expected, to=Status.REFUNDED)
 
-    def _transition(self, request: HttpRequest, queryset: QuerySet[Order], *, to: str) -> None:
+    def _transition(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Order],
+        *,
+        expected: Collection[str],
+        to: str,
+    ) -> None:
         """Move each order in its own transaction; report the moved count and every refusal."""
         moved, refusals = 0, []
         for pk, number in queryset.order_by("pk").values_list("pk", "number"):
             try:
-                transition_order(order_pk=pk, to=to, actor=request.user)
+                transition_order(order_pk=pk, expected=expected, to=to, actor=request.user)
             except TransitionRefused as refusal:
                 refusals.append(refusal.detail)
             except Order.DoesNotExist:
@@ -145,15 +164,81 @@ class DeliveredFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ParkedFilter(admin.SimpleListFilter):
+    title = "parked"
+    parameter_name = "parked"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]):
+        match self.value():
+            case "yes":
+                return queryset.filter(parked_at__isnull=False)
+            case "no":
+                return queryset.filter(parked_at__isnull=True)
+        return queryset
+
+
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
-    """Order events and their delivery; undelivered ones are resent by the beat task."""
+    """Order events and their delivery; the beat task resends undelivered ones when due.
 
-    list_display = ["kind", "order", "created_at", "delivered_at", "attempts"]
-    list_filter = [DeliveredFilter, "kind"]
+    An event that failed OUTBOX_MAX_ATTEMPTS times is parked: the "parked" filter lists them,
+    and the retry action queues them again once the cause (the last error) is dealt with.
+    """
+
+    list_display = [
+        "kind",
+        "order",
+        "created_at",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
+    list_filter = [ParkedFilter, DeliveredFilter, "kind"]
     list_select_related = ["order"]
     search_fields = ["order__number"]
     show_full_result_count = False
+    actions = ["retry_events"]
+
+    class Media:
+        css = {"all": ["orders/admin.css"]}
+
+    @admin.display(description="state")
+    def state(self, event: OutboxEvent) -> str:
+        if event.delivered_at is not None:
+            state = "delivered"
+        elif event.parked_at is not None:
+            state = "parked"
+        else:
+            state = "waiting"
+        return format_html('<span class="outbox-badge outbox-{}">{}</span>', state, state)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """Whether the operator may retry events (Django's "change outbox event")."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Retry the selected parked events now", permissions=["retry"])
+    def retry_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        retried, unchanged = 0, []
+        for event in queryset.select_related("order").order_by("pk"):
+            if retry_parked_event(event_pk=event.pk):
+                retried += 1
+            else:
+                unchanged.append(f"{event.kind} of order {event.order.number}")
+        if retried:
+            self.message_user(
+                request, f"{retried} event(s) queued for delivery again.", messages.SUCCESS
+            )
+        if unchanged:
+            self.message_user(
+                request,
+                f"{len(unchanged)} event(s) not parked, unchanged: {'; '.join(unchanged)}.",
+                messages.WARNING,
+            )
 
 
 @admin.register(SaleRecord)

@@ -24,6 +24,13 @@ class TransitionRefused(ShopError):
     code = "transition_refused"
 
 
+class OrderCancelledDuringPayment(ShopError):
+    """The order was cancelled while its card was charged; the charge is being refunded."""
+
+    status_code = 409
+    code = "order_cancelled_during_payment"
+
+
 class IdempotencyKeyReused(ShopError):
     status_code = 422
     code = "idempotency_key_reused"

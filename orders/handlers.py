@@ -1,9 +1,15 @@
-"""What each order event does, once: e-mails, low-stock alerts, the analytics record.
+"""What each order event does, once: e-mails, refunds, low-stock alerts, the analytics record.
 
-Delivery locks the event row, so two deliveries of one event run one after the other and the
-second finds it delivered. Each e-mail is also recorded by (event, purpose), so nothing is sent
-twice. The only window left is a crash between sending and committing: then an e-mail may go
-out twice, never zero times (at least once, as any mail system).
+Each step is idempotent on its own and commits on its own, so a step that fails later never
+undoes one that succeeded: an e-mail is recorded by (event, purpose) in the transaction that
+sends it, a refund is recorded on the order (and the gateway refunds a charge once however often
+it is asked), a sale record is unique per event. The only window left is a crash between sending
+an e-mail and committing: then it may go out twice, never zero times (at least once, as any mail
+system).
+
+Each attempt is counted before its work, in a transaction of its own. A failed attempt is
+retried after OUTBOX_RETRY_SECONDS, doubled at each failure; after OUTBOX_MAX_ATTEMPTS the event
+is parked until an operator retries it from the admin (orders/outbox.py, retry_parked_event).
 """
 
 import logging
@@ -12,7 +18,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -29,56 +36,114 @@ EMAILS = {
     OutboxEvent.Kind.ORDER_SHIPPED: ("shipped", "Your order {number} is on its way"),
     OutboxEvent.Kind.ORDER_CANCELLED: ("cancelled", "Your order {number} was cancelled"),
     OutboxEvent.Kind.ORDER_REFUNDED: ("refunded", "Your order {number} was refunded"),
+    OutboxEvent.Kind.LATE_PAYMENT: ("refunded", "Your order {number} was refunded"),
 }
 
 
+class RefundFailed(Exception):
+    """The gateway would not give a payment back (this attempt fails; a later one retries)."""
+
+
 def deliver_event(*, event_pk: int) -> bool:
-    """Run an event's effects unless it was delivered already; return whether this call did."""
-    with transaction.atomic():
+    """Run an event's effects unless delivered or parked; return whether this call delivered it.
+
+    A failure is logged, counted and scheduled for a retry, and does not raise: the redelivery
+    sweeper, not the caller, tries again.
+    """
+    event = _start_attempt(event_pk=event_pk)
+    if event is None:
+        return False
+    try:
+        for step in STEPS[event.kind]:
+            step(event=event)
+    except Exception as error:
+        _fail_attempt(event=event, error=error)
+        return False
+    OutboxEvent.objects.filter(pk=event.pk).update(delivered_at=timezone.now(), last_error="")
+    return True
+
+
+def retry_delay(*, attempts: int) -> timedelta:
+    """Return how long a failed event waits after its `attempts`-th attempt: doubling each time."""
+    return timedelta(seconds=settings.OUTBOX_RETRY_SECONDS * 2 ** (attempts - 1))
+
+
+def undelivered_events(*, older_than: timedelta = REDELIVERY_DELAY, limit: int = 500) -> list[int]:
+    """Return the pks of events due for another delivery, oldest first; parked ones are not.
+
+    An event never attempted is due `older_than` after it was written (its own on-commit send
+    comes first); one that failed is due at its `next_attempt_at`.
+    """
+    now = timezone.now()
+    due = Q(next_attempt_at=None, created_at__lte=now - older_than) | Q(next_attempt_at__lte=now)
+    return list(
+        OutboxEvent.objects.filter(due, delivered_at=None, parked_at=None)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _start_attempt(*, event_pk: int) -> OutboxEvent | None:
+    """Count an attempt at an event still to deliver, committed before any of its work runs."""
+    with transaction.atomic(durable=True):
         event = (
             OutboxEvent.objects.select_for_update()
             .select_related("order")
             .filter(pk=event_pk)
             .first()
         )
-        if event is None or event.delivered_at is not None:
-            return False
+        if event is None or event.delivered_at is not None or event.parked_at is not None:
+            return None
         event.attempts += 1
-        if event.kind in EMAILS:
-            _send_email(event=event)
-        if event.kind == OutboxEvent.Kind.ORDER_PLACED:
-            _alert_low_stock(event=event)
-            _record_sale(event=event)
-        if event.kind in (OutboxEvent.Kind.ORDER_CANCELLED, OutboxEvent.Kind.ORDER_REFUNDED):
-            _refund_payment(event=event)  # a paid card order gets its money back either way
-        event.delivered_at = timezone.now()
-        event.save(update_fields=["attempts", "delivered_at"])
-    return True
+        # Also a lease: the redelivery sweeper leaves the event alone while this attempt runs.
+        event.next_attempt_at = timezone.now() + retry_delay(attempts=event.attempts)
+        event.save(update_fields=["attempts", "next_attempt_at"])
+    return event
 
 
-def undelivered_events(*, older_than: timedelta = REDELIVERY_DELAY, limit: int = 500) -> list[int]:
-    """Return the pks of events still undelivered after `older_than`, oldest first."""
-    cutoff = timezone.now() - older_than
-    return list(
-        OutboxEvent.objects.filter(delivered_at=None, created_at__lte=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
+def _fail_attempt(*, event: OutboxEvent, error: Exception) -> None:
+    """Record a failed attempt: retry later with a longer wait, or park after the last one."""
+    now = timezone.now()
+    parked = event.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+    wait = retry_delay(attempts=event.attempts)
+    OutboxEvent.objects.filter(pk=event.pk).update(
+        last_error=str(error) or type(error).__name__,
+        next_attempt_at=now + wait,
+        parked_at=now if parked else None,
+    )
+    outcome = "parked" if parked else f"retried in {wait.total_seconds():.0f} s"
+    log.error(
+        "event %s (%s, order %s) failed on attempt %s of %s, %s: %s",
+        event.pk,
+        event.kind,
+        event.order.number,
+        event.attempts,
+        settings.OUTBOX_MAX_ATTEMPTS,
+        outcome,
+        error,
+        exc_info=not isinstance(error, RefundFailed),  # a declined refund needs no traceback
     )
 
 
 def _send_once(
     *, event: OutboxEvent, purpose: str, to: list[str], subject: str, template: str, context: dict
 ) -> None:
-    try:
-        with transaction.atomic():
-            SentEmail.objects.create(event=event, purpose=purpose, recipient=to[0])
-    except IntegrityError:
-        return  # sent by an earlier delivery
+    """Send an e-mail unless this event sent it already: recorded iff sent.
+
+    The record commits with the send, in a transaction of its own: a failed send leaves no
+    record (a retry sends it), and a twin delivery waits on the record's unique key, then skips.
+    """
     text = render_to_string(f"orders/email/{template}.txt", context)
     html = render_to_string(f"orders/email/{template}.html", context)
-    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
-    message.attach_alternative(html, "text/html")
-    message.send()
+    with transaction.atomic(durable=True):
+        _, created = SentEmail.objects.get_or_create(
+            event=event, purpose=purpose, defaults={"recipient": to[0]}
+        )
+        if not created:
+            return  # sent by an earlier delivery
+        message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, to)
+        message.attach_alternative(html, "text/html")
+        message.send()
 
 
 def _send_email(*, event: OutboxEvent) -> None:
@@ -120,17 +185,22 @@ def _alert_low_stock(*, event: OutboxEvent) -> None:
 
 
 def _refund_payment(*, event: OutboxEvent) -> None:
-    """Give a card payment back through the gateway (cash on delivery is refunded by hand).
+    """Give a card payment back through the gateway once (cash on delivery is refunded by hand).
 
-    An unpaid card order has no payment reference: nothing to give back.
+    An unpaid card order has no payment reference: nothing to give back. The refund is recorded
+    on the order; the gateway call runs outside any transaction.
     """
-    order = event.order
-    if order.payment_method == Order.PaymentMethod.CARD and order.payment_reference:
-        result = card_gateway().refund(
-            amount=order.total, currency=order.currency, reference=order.payment_reference
-        )
-        if not result.succeeded:
-            raise RuntimeError(f"refund of {order.number} failed: {result.message}")
+    order = Order.objects.get(pk=event.order_id)  # as it is now, not as the event was claimed
+    if order.payment_method != Order.PaymentMethod.CARD or not order.payment_reference:
+        return
+    if order.refund_reference:
+        return  # refunded by an earlier delivery, or by another event of the order
+    result = card_gateway().refund(
+        amount=order.total, currency=order.currency, reference=order.payment_reference
+    )
+    if not result.succeeded:
+        raise RefundFailed(result.message)
+    Order.objects.filter(pk=order.pk, refund_reference="").update(refund_reference=result.reference)
 
 
 def _record_sale(*, event: OutboxEvent) -> None:
@@ -145,3 +215,16 @@ def _record_sale(*, event: OutboxEvent) -> None:
             "payment_method": order.payment_method,
         },
     )
+
+
+# What each kind of event does, in order. A cancellation tells the shopper at once (its e-mail
+# says the money comes back); a refund's e-mail waits until the gateway has refunded.
+STEPS = {
+    OutboxEvent.Kind.ORDER_PLACED: [_send_email, _alert_low_stock, _record_sale],
+    OutboxEvent.Kind.ORDER_PAID: [],
+    OutboxEvent.Kind.ORDER_SHIPPED: [_send_email],
+    OutboxEvent.Kind.ORDER_DELIVERED: [],
+    OutboxEvent.Kind.ORDER_CANCELLED: [_send_email, _refund_payment],
+    OutboxEvent.Kind.ORDER_REFUNDED: [_refund_payment, _send_email],
+    OutboxEvent.Kind.LATE_PAYMENT: [_refund_payment, _send_email],
+}

@@ -32,6 +32,10 @@ class Order(models.Model):
     )
     payment_method = models.CharField(max_length=8, choices=PaymentMethod.choices)
     payment_reference = models.CharField(max_length=64, blank=True)
+    refund_reference = models.CharField(max_length=64, blank=True)
+    # When reconcile_card_payments asked the gateway about an order whose charge was never
+    # recorded; each such order is asked once, so the scan does not grow with history (#11).
+    reconciled_at = models.DateTimeField(null=True, blank=True)
     shipping_name = models.CharField(max_length=120)
     shipping_line1 = models.CharField(max_length=200)
     shipping_city = models.CharField(max_length=100)
@@ -53,6 +57,16 @@ class Order(models.Model):
                 fields=["reserved_until"],
                 name="order_unpaid_reservation",
                 condition=Q(status="pending_payment", reserved_until__isnull=False),
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="order_unreconciled",
+                condition=Q(
+                    payment_method="card",
+                    payment_reference="",
+                    reconciled_at=None,
+                    status__in=["pending_payment", "cancelled"],
+                ),
             ),
         ]
         constraints = [
@@ -76,6 +90,8 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     Order.Status.CANCELLED: set(),
     Order.Status.REFUNDED: set(),
 }
+# Where a shopper's or an operator's cancel may start: an order not yet shipped.
+CANCELLABLE = frozenset({Order.Status.PENDING_PAYMENT, Order.Status.PAID})
 
 
 class OrderLine(models.Model):
@@ -126,8 +142,10 @@ class IdempotencyKey(models.Model):
 class OutboxEvent(models.Model):
     """Something that happened to an order, recorded in the order's own transaction.
 
-    A Celery task delivers it after commit; a beat task re-sends any left undelivered. Its
-    effects are keyed by the event, so each happens once however often delivery runs.
+    A Celery task delivers it after commit; a beat task re-sends any left undelivered once its
+    `next_attempt_at` has come. Its effects are keyed by the event, so each happens once however
+    often delivery runs. After OUTBOX_MAX_ATTEMPTS failures it is parked until an operator
+    retries it (orders/handlers.py).
     """
 
     class Kind(models.TextChoices):
@@ -137,18 +155,29 @@ class OutboxEvent(models.Model):
         ORDER_DELIVERED = "order.delivered", "Order delivered"
         ORDER_CANCELLED = "order.cancelled", "Order cancelled"
         ORDER_REFUNDED = "order.refunded", "Order refunded"
+        # The card was charged after the order was cancelled: the money goes back (#11).
+        LATE_PAYMENT = "order.late_payment", "Payment after cancellation"
 
     order = models.ForeignKey(Order, related_name="events", on_delete=models.CASCADE)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Not before: redelivery leaves the event alone until then (empty: never attempted).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    parked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["pk"]
         indexes = [
             models.Index(
-                fields=["created_at"], name="outbox_undelivered", condition=Q(delivered_at=None)
+                fields=["created_at"],
+                name="outbox_undelivered",
+                condition=Q(delivered_at=None, parked_at=None),
+            ),
+            models.Index(
+                fields=["parked_at"], name="outbox_parked", condition=Q(parked_at__isnull=False)
             ),
         ]
 
@@ -186,3 +215,23 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} to {self.recipient}"
+
+
+class GatewayCharge(models.Model):
+    """A charge as the built-in test gateway keeps it: its stand-in for a remote gateway's records.
+
+    Written in its own transaction, never the order's, so every process (web, worker, beat)
+    sees what the gateway did even when the shop's own work rolled back or its process died.
+    """
+
+    reference = models.CharField(max_length=64, unique=True)
+    order_number = models.CharField(max_length=16, db_index=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    succeeded = models.BooleanField()
+    refunds_declined = models.BooleanField(default=False)
+    refund_reference = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.reference

@@ -3,8 +3,14 @@
 Placing a card order takes three short transactions, because the card is charged between them
 and no network call may run inside one: reserve (take the stock, create the order), charge, then
 confirm (paid, cart emptied) or release (stock returned, order deleted: nothing was placed).
+
+A shopper or the expiry sweeper may cancel the order while its card is being charged, and the
+process may die after the charge: every successful charge still ends in a paid order or a
+refund. Confirming a cancelled order records the charge and refunds it through the outbox, and
+reconcile_card_payments asks the gateway about the orders whose charge was never recorded.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -19,11 +25,24 @@ from carts.services import empty_cart
 from catalog.models import Product
 from catalog.selectors import for_sale
 from catalog.stock import StockLine, return_stock, take_stock
-from orders.exceptions import EmptyCart, PaymentDeclined, TransitionRefused
-from orders.models import ALLOWED_TRANSITIONS, IdempotencyKey, Order, OrderLine, OutboxEvent
+from orders.exceptions import (
+    EmptyCart,
+    OrderCancelledDuringPayment,
+    PaymentDeclined,
+    TransitionRefused,
+)
+from orders.idempotency import ABANDONED_AFTER
+from orders.models import (
+    ALLOWED_TRANSITIONS,
+    CANCELLABLE,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    OutboxEvent,
+)
 from orders.numbers import new_order_number
 from orders.outbox import record_event
-from orders.payments import card_gateway
+from orders.payments import Charge, card_gateway
 from orders.selectors import SESSION_ORDERS_KEY
 from shop.exceptions import ShopError
 
@@ -96,6 +115,12 @@ def place_order(
             _release(order_pk=order.pk)
             raise PaymentDeclined(f"{result.message} Nothing was ordered.")
         order = _confirm_payment(order_pk=order.pk, cart_pk=cart_pk, reference=result.reference)
+        if order.status != Order.Status.PAID:
+            raise OrderCancelledDuringPayment(
+                f"Order {order.number} was cancelled while your card was being charged, so it "
+                f"was not placed; the {order.total} {order.currency} charged is being refunded "
+                "to your card."
+            )
     if not user.is_authenticated and session is not None:
         session[SESSION_ORDERS_KEY] = [*session.get(SESSION_ORDERS_KEY, []), order.number]
     return order
@@ -166,20 +191,41 @@ def _reserve(
 
 
 @transaction.atomic(durable=True)
-def _confirm_payment(*, order_pk: int, cart_pk: int, reference: str) -> Order:
+def _confirm_payment(*, order_pk: int, cart_pk: int | None, reference: str) -> Order:
+    """Record the order's charge: paid if it is still pending, else the money goes back.
+
+    A pending order is paid even past its reservation: until it is cancelled it holds its stock.
+    """
     order = Order.objects.select_for_update().get(pk=order_pk)
+    return _record_charge(order=order, reference=reference, cart_pk=cart_pk)
+
+
+def _record_charge(*, order: Order, reference: str, cart_pk: int | None) -> Order:
+    """Give a locked order the charge the gateway made for it; return the order."""
+    if order.payment_reference:  # recorded already: by reconciliation, or by this request
+        return order
     order.payment_reference = reference
     order.save(update_fields=["payment_reference", "updated_at"])
-    order = _move(order=order, to=Order.Status.PAID)
+    if order.status != Order.Status.PENDING_PAYMENT:
+        # Cancelled while the card was being charged (#11): the charge is refunded, never kept.
+        record_event(order=order, kind=OutboxEvent.Kind.LATE_PAYMENT)
+        return order
+    order = _move(order=order, expected={Order.Status.PENDING_PAYMENT}, to=Order.Status.PAID)
     record_event(order=order, kind=OutboxEvent.Kind.ORDER_PLACED)
-    empty_cart(cart_pk=cart_pk, product_pks=order.lines.values_list("product_id", flat=True))
+    if cart_pk is not None:
+        empty_cart(cart_pk=cart_pk, product_pks=order.lines.values_list("product_id", flat=True))
     return order
 
 
 @transaction.atomic(durable=True)
 def _release(*, order_pk: int) -> None:
-    """Undo a reservation whose payment failed: stock back, order gone."""
+    """Undo a reservation whose payment failed: stock back, order gone.
+
+    An order cancelled meanwhile has had its stock back already, and stays as it is.
+    """
     order = Order.objects.select_for_update().get(pk=order_pk)
+    if order.status != Order.Status.PENDING_PAYMENT:
+        return
     return_stock(lines=_stock_lines(order.lines.all()), reference=order.number, reason="return")
     order.delete()
 
@@ -191,11 +237,15 @@ def _stock_lines(lines) -> list[StockLine]:
 # --- Moving an order through its statuses ---------------------------------------------------
 
 
-def _move(*, order: Order, to: str, actor=None) -> Order:
-    """Change a locked order's status if ALLOWED_TRANSITIONS lets it, with its side effects."""
-    allowed = to in ALLOWED_TRANSITIONS[order.status]
+def _move(*, order: Order, expected: Collection[str], to: str, actor=None) -> Order:
+    """Change a locked order's status from one of `expected` to `to`, with its side effects.
+
+    The caller names the statuses it means to move from, so a change that landed since it
+    looked (a payment, a cancel) is refused rather than overridden (#11).
+    """
+    allowed = order.status in expected and to in ALLOWED_TRANSITIONS[order.status]
     if (order.status, to) == (Order.Status.PENDING_PAYMENT, Order.Status.SHIPPED):
-        allowed = order.payment_method == Order.PaymentMethod.COD
+        allowed = allowed and order.payment_method == Order.PaymentMethod.COD
     if not allowed:
         raise TransitionRefused(
             f"Order {order.number} is {order.get_status_display().lower()}; "
@@ -214,16 +264,21 @@ def _move(*, order: Order, to: str, actor=None) -> Order:
     return order
 
 
-@transaction.atomic
-def transition_order(*, order_pk: int, to: str, actor=None) -> Order:
-    """Move an order to status `to`, or raise TransitionRefused; cancelling returns its stock."""
+@transaction.atomic(durable=True)
+def transition_order(*, order_pk: int, expected: Collection[str], to: str, actor=None) -> Order:
+    """Move an order from one of `expected` to `to`, or raise TransitionRefused.
+
+    Cancelling returns the stock.
+    """
     order = Order.objects.select_for_update().get(pk=order_pk)
-    return _move(order=order, to=to, actor=actor)
+    return _move(order=order, expected=expected, to=to, actor=actor)
 
 
 def cancel_order(*, order: Order, actor=None) -> Order:
     """Cancel an order not yet shipped and return its stock."""
-    return transition_order(order_pk=order.pk, to=Order.Status.CANCELLED, actor=actor)
+    return transition_order(
+        order_pk=order.pk, expected=CANCELLABLE, to=Order.Status.CANCELLED, actor=actor
+    )
 
 
 def cancel_expired_orders() -> int:
@@ -231,11 +286,70 @@ def cancel_expired_orders() -> int:
     expired = Order.objects.filter(
         status=Order.Status.PENDING_PAYMENT, reserved_until__lt=timezone.now()
     ).values_list("pk", flat=True)
-    cancelled = 0
-    for pk in list(expired[:1000]):
-        try:
-            transition_order(order_pk=pk, to=Order.Status.CANCELLED)
-        except TransitionRefused:
-            continue  # paid or cancelled meanwhile
-        cancelled += 1
-    return cancelled
+    return sum(_cancel_if_expired(order_pk=pk) for pk in list(expired[:1000]))
+
+
+@transaction.atomic(durable=True)
+def _cancel_if_expired(*, order_pk: int) -> bool:
+    """Cancel the order if, under its lock, it is still unpaid past its reservation."""
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    if not _expired(order):
+        return False  # paid, cancelled or reconciled since the sweeper listed it
+    _move(order=order, expected={Order.Status.PENDING_PAYMENT}, to=Order.Status.CANCELLED)
+    return True
+
+
+def _expired(order: Order) -> bool:
+    return (
+        order.status == Order.Status.PENDING_PAYMENT
+        and order.reserved_until is not None
+        and order.reserved_until < timezone.now()
+    )
+
+
+# --- Charges the shop never recorded ---------------------------------------------------------
+
+
+def reconcile_card_payments(*, limit: int = 500) -> int:
+    """Settle card orders whose charge was never recorded; return how many were looked up.
+
+    Run by beat. It asks the gateway, by order number, about pending and cancelled card orders
+    with no payment reference once the request that placed them is over (no request outlives
+    ABANDONED_AFTER), so it never races a charge still in flight. Each order is asked once.
+    A cancelled order that has a payment reference is not asked: its refund is the outbox's.
+    """
+    unreconciled = Order.objects.filter(
+        payment_method=Order.PaymentMethod.CARD,
+        payment_reference="",
+        reconciled_at=None,
+        status__in=[Order.Status.PENDING_PAYMENT, Order.Status.CANCELLED],
+        created_at__lt=timezone.now() - ABANDONED_AFTER,
+    ).order_by("created_at")
+    orders = list(unreconciled.values_list("pk", "number")[:limit])
+    gateway = card_gateway()
+    for pk, number in orders:
+        _settle_charge(order_pk=pk, charge=gateway.find_charge(reference=number))
+    return len(orders)
+
+
+@transaction.atomic(durable=True)
+def _settle_charge(*, order_pk: int, charge: Charge | None) -> None:
+    """Give a locked order the gateway's charge, if there is one, and mark it reconciled."""
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    order.reconciled_at = timezone.now()
+    order.save(update_fields=["reconciled_at"])
+    if charge is None or order.payment_reference:
+        return  # never charged (the expiry sweeper cancels it), or recorded since it was listed
+    if _expired(order):
+        # Past its reservation the shopper has heard nothing for longer than the shop holds
+        # stock, and has likely ordered again: a late surprise order is worse than the money
+        # back. Cancelled with its charge recorded, the order.cancelled event refunds it.
+        order.payment_reference = charge.reference
+        order.save(update_fields=["payment_reference", "updated_at"])
+        _move(order=order, expected={Order.Status.PENDING_PAYMENT}, to=Order.Status.CANCELLED)
+        return
+    # A cancelled order's charge is refunded (_record_charge). One still within its reservation
+    # is confirmed as paid: its stock is still held for the shopper, who paid, and whose retry
+    # with the same Idempotency-Key is answered from this order.
+    cart_pk = get_cart_pk(user=order.customer, session=None) if order.customer else None
+    _record_charge(order=order, reference=charge.reference, cart_pk=cart_pk)

@@ -10,7 +10,7 @@ def deliver_event_task(event_pk: int) -> bool:
 
 @shared_task
 def redeliver_events_task() -> int:
-    """Queue again the events whose on-commit send was lost (broker down, worker died)."""
+    """Queue again the events due: on-commit send lost (broker down, worker died), or a retry."""
     pks = handlers.undelivered_events()
     for pk in pks:
         deliver_event_task.delay(pk)
@@ -20,6 +20,12 @@ def redeliver_events_task() -> int:
 @shared_task
 def cancel_expired_orders_task() -> int:
     return services.cancel_expired_orders()
+
+
+@shared_task
+def reconcile_card_payments_task() -> int:
+    """Refund or confirm card charges whose order never recorded them."""
+    return services.reconcile_card_payments()
 
 
 @shared_task

@@ -2,17 +2,20 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from catalog.models import Product, StockMovement
 from catalog.tests.factories import ProductFactory
-from orders.models import Order, OutboxEvent
+from orders.models import GatewayCharge, Order, OutboxEvent
+from orders.payments import card_gateway
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/orders/order/"
+EVENTS = "/admin/orders/outboxevent/"
 ADDRESS = {
     "name": "Ada",
     "line1": "1 Road",
@@ -23,14 +26,14 @@ ADDRESS = {
 }
 
 
-def _place(product, *, method="cod", email="a@example.com", quantity=2) -> Order:
+def _place(product, *, method="cod", email="a@example.com", quantity=2, token="tok_visa") -> Order:
     """Place an order through the API, as a customer would."""
     client = APIClient()
     response = client.post(
         "/api/v1/cart/items/", {"product_id": product.pk, "quantity": quantity}, format="json"
     )
     assert response.status_code == 200, response.json()
-    payment = {"method": "card", "token": "tok_visa"} if method == "card" else {"method": "cod"}
+    payment = {"method": "card", "token": token} if method == "card" else {"method": "cod"}
     response = client.post(
         "/api/v1/orders/",
         {"email": email, "shipping_address": ADDRESS, "payment": payment},
@@ -40,14 +43,14 @@ def _place(product, *, method="cod", email="a@example.com", quantity=2) -> Order
     return Order.objects.get(number=response.json()["number"])
 
 
-def _act(client, action: str, *orders: Order) -> list[tuple[str, str]]:
-    """Run an admin action on the orders; return the messages it left, as (level, text)."""
+def _act(client, action: str, *rows, changelist=CHANGELIST) -> list[tuple[str, str]]:
+    """Run an admin action on the rows; return the messages it left, as (level, text)."""
     response = client.post(
-        CHANGELIST,
-        {"action": action, "_selected_action": [order.pk for order in orders]},
+        changelist,
+        {"action": action, "_selected_action": [row.pk for row in rows]},
         follow=True,  # the list shows the messages, so the next request starts with none
     )
-    assert response.redirect_chain == [(CHANGELIST, 302)]
+    assert response.redirect_chain == [(changelist, 302)]
     return [(message.level_tag, message.message) for message in response.context["messages"]]
 
 
@@ -245,3 +248,59 @@ def test_the_event_list_filters_delivered_and_undelivered(
 def test_order_records_cannot_be_added_in_the_admin(operator_client, model):
     assert operator_client.get(f"/admin/orders/{model}/").status_code == 200
     assert operator_client.get(f"/admin/orders/{model}/add/").status_code == 403
+
+
+# --- Parked events --------------------------------------------------------------------------
+
+
+def _parked_cancellation(client, product, settings, capture) -> OutboxEvent:
+    """Cancel a paid order whose refund the gateway declines; one attempt parks its event."""
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    order = _place(product, method="card", token="tok_refund_declined")
+    with capture(execute=True):
+        _act(client, "cancel_with_restock", order)
+    return OutboxEvent.objects.get(order=order, kind=OutboxEvent.Kind.ORDER_CANCELLED)
+
+
+def test_a_parked_event_is_listed_under_parked_with_a_badge(
+    operator_client, lamp, settings, django_capture_on_commit_callbacks
+):
+    event = _parked_cancellation(
+        operator_client, lamp, settings, django_capture_on_commit_callbacks
+    )
+    response = operator_client.get(f"{EVENTS}?parked=yes")
+    assert [row.pk for row in response.context["cl"].result_list] == [event.pk]
+    assert '<span class="outbox-badge outbox-parked">parked</span>' in response.content.decode()
+    response = operator_client.get(f"{EVENTS}?parked=no")
+    assert event.pk not in [row.pk for row in response.context["cl"].result_list]
+
+
+def test_an_operator_retries_a_parked_event_and_it_is_delivered(
+    operator_client, lamp, settings, django_capture_on_commit_callbacks
+):
+    event = _parked_cancellation(
+        operator_client, lamp, settings, django_capture_on_commit_callbacks
+    )
+    GatewayCharge.objects.update(refunds_declined=False)  # the gateway's problem is solved
+    with django_capture_on_commit_callbacks(execute=True):
+        messages = _act(operator_client, "retry_events", event, changelist=EVENTS)
+    assert messages == [("success", "1 event(s) queued for delivery again.")]
+    event.refresh_from_db()
+    assert (event.attempts, event.parked_at) == (2, None)
+    assert event.delivered_at is not None
+    assert card_gateway().find_charge(reference=event.order.number).refunded is True
+    cancelled = f"Your order {event.order.number} was cancelled"
+    assert [m.subject for m in mail.outbox].count(cancelled) == 1
+
+
+def test_retrying_an_event_that_is_not_parked_changes_nothing(
+    operator_client, lamp, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = _place(lamp, method="cod")
+    event = OutboxEvent.objects.get(order=order)
+    messages = _act(operator_client, "retry_events", event, changelist=EVENTS)
+    assert messages == [
+        ("warning", f"1 event(s) not parked, unchanged: order.placed of order {order.number}.")
+    ]
+    assert OutboxEvent.objects.get(pk=event.pk).attempts == 1

@@ -256,11 +256,29 @@ def test_a_shipped_order_cannot_be_cancelled(api_client, lamp):
 
     add_to_cart(api_client, lamp, 1)
     number = _place(api_client).json()["number"]
-    transition_order(order_pk=Order.objects.get().pk, to="shipped")
+    transition_order(order_pk=Order.objects.get().pk, expected={"paid"}, to="shipped")
     response = api_client.post(f"/api/v1/orders/{number}/cancel/")
     assert response.status_code == 409
     assert response.json()["detail"] == f"Order {number} is shipped; it cannot become cancelled."
     assert Product.objects.get(pk=lamp.pk).stock == 7
+
+
+def test_a_move_from_a_status_the_caller_did_not_expect_is_refused_and_changes_nothing(
+    api_client, lamp
+):
+    from orders.exceptions import TransitionRefused
+    from orders.services import transition_order
+
+    add_to_cart(api_client, lamp, 1)
+    number = _place(api_client).json()["number"]
+    order = Order.objects.get()
+    events = order.events.count()
+    with pytest.raises(TransitionRefused) as refusal:  # paid -> cancelled is allowed, not expected
+        transition_order(order_pk=order.pk, expected={"pending_payment"}, to="cancelled")
+    assert refusal.value.detail == f"Order {number} is paid; it cannot become cancelled."
+    assert Order.objects.get().status == "paid"
+    assert Product.objects.get(pk=lamp.pk).stock == 7
+    assert order.events.count() == events
 
 
 def test_a_key_past_its_keeping_time_can_be_used_again(api_client, lamp):

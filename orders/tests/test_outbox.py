@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 
 import pytest
@@ -8,16 +9,19 @@ from django.utils import timezone
 
 from catalog.models import Product
 from orders import handlers, tasks
-from orders.models import Order, OutboxEvent, SaleRecord
+from orders.models import GatewayCharge, Order, OutboxEvent, SaleRecord
+from orders.payments import card_gateway
 from orders.services import cancel_expired_orders
 from orders.tests.conftest import add_to_cart, order_body
 
 pytestmark = pytest.mark.django_db
 
 
-def _place(api_client, product, quantity=1, method="card"):
+def _place(api_client, product, quantity=1, method="card", token="tok_visa"):
     add_to_cart(api_client, product, quantity)
-    response = api_client.post("/api/v1/orders/", order_body(method=method), format="json")
+    response = api_client.post(
+        "/api/v1/orders/", order_body(method=method, token=token), format="json"
+    )
     assert response.status_code == 201, response.json()
     return Order.objects.get(number=response.json()["number"])
 
@@ -175,3 +179,104 @@ def test_cancelling_an_unpaid_order_refunds_nothing(
         order = _place(api_client, lamp, method="cod")
         api_client.post(f"/api/v1/orders/{order.number}/cancel/")
     assert Order.objects.get().status == "cancelled"
+
+
+# --- A side effect that keeps failing -------------------------------------------------------
+
+
+def _cancel_with_refunds_declined(api_client, product, capture) -> OutboxEvent:
+    """Cancel a paid order whose card the gateway will not refund; its first delivery fails."""
+    order = _place(api_client, product, token="tok_refund_declined")
+    with capture(execute=True):
+        assert api_client.post(f"/api/v1/orders/{order.number}/cancel/").status_code == 200
+    return OutboxEvent.objects.get(order=order, kind=OutboxEvent.Kind.ORDER_CANCELLED)
+
+
+def _redeliver_when_due(event: OutboxEvent) -> int:
+    """Let the event's wait pass, then run the redelivery sweeper; return how many it queued."""
+    OutboxEvent.objects.filter(pk=event.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    return tasks.redeliver_events_task.delay().get()
+
+
+def _cancellation_emails(order: Order) -> list[str]:
+    subject = f"Your order {order.number} was cancelled"
+    return [m.subject for m in mail.outbox if m.subject == subject]
+
+
+def test_a_refund_failing_on_every_delivery_sends_the_cancellation_email_once(
+    api_client, lamp, settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 5
+    event = _cancel_with_refunds_declined(api_client, lamp, django_capture_on_commit_callbacks)
+    for _ in range(3):
+        assert _redeliver_when_due(event) == 1
+    event.refresh_from_db()
+    assert (event.attempts, event.delivered_at) == (4, None)
+    assert _cancellation_emails(event.order) == [f"Your order {event.order.number} was cancelled"]
+    assert card_gateway().find_charge(reference=event.order.number).refunded is False
+
+
+def test_each_failed_attempt_is_counted_and_waits_twice_as_long_as_the_one_before(
+    api_client, lamp, settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 5
+    settings.OUTBOX_RETRY_SECONDS = 60
+    before = timezone.now()
+    event = _cancel_with_refunds_declined(api_client, lamp, django_capture_on_commit_callbacks)
+    after = timezone.now()
+    for attempt, wait in ((1, 60), (2, 120), (3, 240)):
+        if attempt > 1:
+            before = timezone.now()
+            _redeliver_when_due(event)
+            after = timezone.now()
+        event.refresh_from_db()
+        assert event.attempts == attempt
+        assert before + timedelta(seconds=wait) <= event.next_attempt_at
+        assert event.next_attempt_at <= after + timedelta(seconds=wait)
+        assert event.last_error == "The gateway declined the refund."
+
+
+def test_an_event_failing_its_last_attempt_is_parked_and_not_redelivered(
+    api_client, lamp, settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    event = _cancel_with_refunds_declined(api_client, lamp, django_capture_on_commit_callbacks)
+    assert [_redeliver_when_due(event) for _ in range(3)] == [1, 1, 0]
+    event.refresh_from_db()
+    assert event.attempts == 3
+    assert event.parked_at is not None
+    assert event.delivered_at is None
+
+
+def test_a_failing_delivery_run_inline_is_logged_as_a_failure(
+    api_client, lamp, settings, caplog, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 8
+    settings.OUTBOX_RETRY_SECONDS = 60
+    with caplog.at_level(logging.INFO, logger="orders"):
+        event = _cancel_with_refunds_declined(api_client, lamp, django_capture_on_commit_callbacks)
+    logged = [r for r in caplog.records if r.name.startswith("orders")]
+    assert [(r.name, r.levelname, r.getMessage()) for r in logged] == [
+        (
+            "orders.handlers",
+            "ERROR",
+            f"event {event.pk} (order.cancelled, order {event.order.number}) failed on "
+            "attempt 1 of 8, retried in 60 s: The gateway declined the refund.",
+        )
+    ]
+
+
+def test_a_refund_the_gateway_accepts_later_is_made_once_and_recorded(
+    api_client, lamp, settings, django_capture_on_commit_callbacks
+):
+    event = _cancel_with_refunds_declined(api_client, lamp, django_capture_on_commit_callbacks)
+    GatewayCharge.objects.update(refunds_declined=False)  # the gateway's problem is solved
+    assert _redeliver_when_due(event) == 1
+    assert _redeliver_when_due(event) == 0
+    order = Order.objects.get(pk=event.order_id)
+    charge = GatewayCharge.objects.get(order_number=order.number, succeeded=True)
+    assert order.refund_reference == charge.refund_reference
+    assert OutboxEvent.objects.get(pk=event.pk).delivered_at is not None
+    assert len(_cancellation_emails(order)) == 1
