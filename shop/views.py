@@ -1,8 +1,21 @@
 """Error pages: JSON under /api/, the storefront's own pages elsewhere."""
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # Django answers here before the middleware has run (an unknown Host is refused on the way
+    # in), so nothing may read the user, the session or the database: a plain page (issue 11).
+    if isinstance(exception, DisallowedHost):
+        detail, code = "This server does not serve the host named in the request.", "unknown_host"
+    else:
+        detail, code = "The request was not understood.", "bad_request"
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": detail, "code": code}, status=400)
+    return HttpResponse(loader.get_template("400_plain.html").render(), status=400)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
