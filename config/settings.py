@@ -225,12 +225,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shop.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shop.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Objects and arrays nested deeper than this in a request body are a 400: the shop's own bodies
+# nest 3 levels, and json's recursive scanner fails near a thousand (shop/parsers.py).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
     "DESCRIPTION": "The shop's REST API: catalog, search, cart and orders.",
