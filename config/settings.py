@@ -218,7 +218,8 @@ STORAGES = {
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Token first: a bad or revoked token is a 401 (with WWW-Authenticate) on every endpoint.
+    # Token first: a bad or revoked token, or any other Authorization header (another scheme,
+    # a malformed one), is a 401 with WWW-Authenticate on every endpoint, never anonymous.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "shop.accounts.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -143,3 +143,68 @@ def test_a_json_body_at_the_limit_reaches_validation(client):
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+# --- An Authorization header the shop cannot verify ---------------------------------------------
+
+UNVERIFIABLE = [
+    "Bearer abc",
+    "Basic c2hvcDpzZWNyZXQ=",
+    "Tokenabc",
+    "Token",
+    "Token two words",
+    "Token bad!chars",
+    "",
+]
+
+
+@pytest.mark.parametrize("header", UNVERIFIABLE)
+def test_an_authorization_header_the_shop_cannot_verify_is_a_401(client, header):
+    response = client.get("/api/v1/cart/", HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["code"] == "authentication_failed"
+    assert response.json()["detail"]
+
+
+def test_an_unknown_scheme_is_a_401_even_beside_a_signed_in_session(client):
+    shopper = get_user_model().objects.create_user(email="ada@example.com", password="pw-12345")
+    client.force_login(shopper)
+
+    response = client.get("/api/v1/auth/me/", HTTP_AUTHORIZATION="Bearer abc")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_an_unknown_scheme_adds_nothing_to_the_cart(client):
+    product = ProductFactory(stock=5)
+
+    response = client.post(
+        "/api/v1/cart/items/",
+        {"product_id": product.pk, "quantity": 1},
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Bearer abc",
+    )
+
+    assert response.status_code == 401
+    assert not CartLine.objects.exists()
+
+
+def test_a_valid_token_still_authenticates(client):
+    shopper = get_user_model().objects.create_user(email="ada@example.com", password="pw-12345")
+    token = Token.objects.create(user=shopper)
+
+    response = client.get("/api/v1/auth/me/", HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    assert response.status_code == 200
+    assert response.json()["email"] == "ada@example.com"
+
+
+def test_storefront_pages_ignore_the_authorization_header(client):
+    # They authenticate by the session cookie alone; a proxy's Basic auth in front of a staging
+    # shop must not break them.
+    response = client.get("/", HTTP_AUTHORIZATION="Basic c2hvcDpzZWNyZXQ=")
+
+    assert response.status_code == 200
