@@ -237,9 +237,17 @@ REST_FRAMEWORK = {
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
-    "DESCRIPTION": "The shop's REST API: catalog, search, cart and orders.",
+    "DESCRIPTION": (
+        "The shop's REST API: catalog, search, cart and orders. Errors are JSON with `detail` "
+        "and `code`. No text may contain the NUL character (U+0000)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, where a text field that refuses "" says
+    # minLength: 1; output fields may well be empty (issue 11).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The API's one PATCH (a cart line's quantity) requires its field, as DESIGN.md's PATCH does.
+    "COMPONENT_SPLIT_PATCH": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "shop.api_schema.add_error_responses",
