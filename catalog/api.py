@@ -1,10 +1,11 @@
 """The catalog's REST API: categories, products and search under /api/v1/."""
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
 from django.utils.decorators import method_decorator
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,9 +19,27 @@ from catalog.selectors import (
     get_product_detail,
     get_product_page,
 )
+from shop.api import WholeNumberField
 from shop.ratelimits import ratelimit
 
 # --- Input --------------------------------------------------------------------------------
+
+# A price bound as the schema states it: plain digits, then at most 2 decimals. Decimal()
+# alone also took "-5", "1e3" and " 5 " where the schema allowed "-" and "." (issue 11).
+PRICE_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": PRICE_PATTERN})
+class PriceBoundField(serializers.DecimalField):
+    """A price in a query string, never negative: exactly what PRICE_PATTERN allows."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=10, decimal_places=2, min_value=Decimal("0"), **kwargs)
+
+    def to_internal_value(self, data) -> Decimal:
+        if not isinstance(data, str) or not re.fullmatch(PRICE_PATTERN, data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class ProductQueryInput(serializers.Serializer):
@@ -33,16 +52,12 @@ class ProductQueryInput(serializers.Serializer):
         max_length=settings.SEARCH_MAX_QUERY_LENGTH,
         help_text="Words to search for",
     )
-    min_price = serializers.DecimalField(
-        required=False, max_digits=10, decimal_places=2, min_value=Decimal("0")
-    )
-    max_price = serializers.DecimalField(
-        required=False, max_digits=10, decimal_places=2, min_value=Decimal("0")
-    )
-    in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
+    min_price = PriceBoundField(required=False)
+    max_price = PriceBoundField(required=False)
+    in_stock = serializers.BooleanField(required=False)
     ordering = serializers.ChoiceField(required=False, choices=sorted(ORDERINGS))
-    page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, default=1)
-    page_size = serializers.IntegerField(
+    page = WholeNumberField(required=False, min_value=1, max_value=1_000_000, default=1)
+    page_size = WholeNumberField(
         required=False,
         min_value=1,
         max_value=settings.CATALOG_MAX_PAGE_SIZE,
@@ -69,9 +84,11 @@ class SearchInput(ProductQueryInput):
 def parse_product_query(params, serializer_class=ProductQueryInput) -> ProductQuery:
     """Validate listing parameters (a QueryDict or dict) into a ProductQuery, or raise a 400.
 
-    A blank parameter counts as absent: a filter form without JavaScript sends its empty fields.
+    A blank parameter is refused like any bad value: the schema says so (the storefront drops
+    its form's empty fields before calling this). A plain dict, because DRF reads a QueryDict's
+    blanks as absent.
     """
-    body = serializer_class(data={key: params.get(key) for key in params if params.get(key) != ""})
+    body = serializer_class(data={key: params.get(key) for key in params})
     body.is_valid(raise_exception=True)
     return body.to_query()
 

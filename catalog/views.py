@@ -27,7 +27,9 @@ SORT_CHOICES = [
 
 
 def _listing_query(request: HttpRequest, **fixed: str) -> ProductQuery:
-    params = {**request.GET.dict(), **fixed}
+    # A blank parameter counts as absent: the filter form without JavaScript sends its empty
+    # fields. The API refuses them (catalog/api.py).
+    params = {key: value for key, value in {**request.GET.dict(), **fixed}.items() if value != ""}
     try:
         return parse_product_query(params, ProductQueryInput)
     except ValidationError as error:

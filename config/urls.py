@@ -9,13 +9,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from carts.urls import api_urlpatterns as carts_api
 from catalog.urls import api_urlpatterns as catalog_api
 from orders.urls import api_urlpatterns as orders_api
-from shop import health, observability
+from shop import health, observability, views
 from shop.accounts.urls import api_urlpatterns as accounts_api
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", observability.metrics, name="metrics"),
+    # nginx's error_page for a request line over its limit (nginx/limits.conf).
+    path("api/uri-too-long/", views.uri_too_long, name="api-uri-too-long"),
+    path("uri-too-long/", views.uri_too_long, name="uri-too-long"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((catalog_api, "catalog-api"))),
     path("api/v1/", include((carts_api, "carts-api"))),
@@ -34,5 +37,6 @@ if settings.SERVE_MEDIA:
         re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
     ]
 
+handler400 = "shop.views.bad_request"
 handler404 = "shop.views.page_not_found"
 handler500 = "shop.views.server_error"

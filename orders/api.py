@@ -13,7 +13,7 @@ from orders.models import Order
 from orders.payments import is_known_card_token
 from orders.selectors import get_order_for_customer, orders_for_customer
 from orders.services import AddressData, PaymentData, cancel_order, place_order
-from shop.api import StrictTextMixin, TextField
+from shop.api import StrictTextMixin, TextField, WholeNumberField
 from shop.ratelimits import ratelimit
 
 # --- Input --------------------------------------------------------------------------------
@@ -23,17 +23,23 @@ class AddressInput(serializers.Serializer):
     name = TextField(max_length=120)
     line1 = TextField(max_length=200)
     city = TextField(max_length=100)
+    # Checked as sent, untrimmed, and anchored with \A and \Z (Python's $ also matches before a
+    # final newline): exactly what the schema's pattern says (issue 11).
     postal_code = serializers.RegexField(
-        r"^[A-Za-z0-9][A-Za-z0-9 -]{1,18}[A-Za-z0-9]$",
+        r"\A[A-Za-z0-9][A-Za-z0-9 -]{1,18}[A-Za-z0-9]\Z",
         max_length=20,
+        trim_whitespace=False,
         error_messages={"invalid": "Enter a postal code of 3 to 20 letters, digits and spaces."},
     )
     country = serializers.RegexField(
-        r"^[A-Za-z]{2}$", error_messages={"invalid": "Enter a two-letter country code, e.g. DE."}
+        r"\A[A-Za-z]{2}\Z",
+        trim_whitespace=False,
+        error_messages={"invalid": "Enter a two-letter country code, e.g. DE."},
     )
     phone = serializers.RegexField(
-        r"^\+?[0-9][0-9 ()-]{5,30}$",
+        r"\A\+?[0-9][0-9 ()-]{4,29}[0-9]\Z",
         max_length=32,
+        trim_whitespace=False,
         error_messages={"invalid": "Enter a phone number of digits, spaces, ( ) and -."},
     )
 
@@ -112,6 +118,10 @@ class OrderPagination(PageNumberPagination):
     page_size = 20
 
 
+class OrderPageInput(serializers.Serializer):
+    page = WholeNumberField(required=False, min_value=1, help_text="Page number, from 1")
+
+
 ORDER_PAGE = inline_serializer(
     name="OrderPage",
     fields={
@@ -137,11 +147,13 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 class OrderListView(APIView):
     @extend_schema(
         responses=ORDER_PAGE,
-        parameters=[OpenApiParameter("page", int, description="Page number, from 1")],
+        parameters=[OrderPageInput],
         summary="The caller's orders, newest first",
         operation_id="orders_list",
     )
     def get(self, request: Request) -> Response:
+        # Checked before DRF's paginator, which reads a blank or repeated page as page 1.
+        OrderPageInput(data=request.query_params.dict()).is_valid(raise_exception=True)
         pages = OrderPagination()
         orders = orders_for_customer(user=request.user, session=request.session)
         page = pages.paginate_queryset(orders, request, view=self)

@@ -1,16 +1,26 @@
 """What every API endpoint shares: the one exception handler and its error shape."""
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.validators import RegexValidator
 from django.http import Http404
 from django.utils.cache import add_never_cache_headers
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, serializers, status
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shop.exceptions import ShopError
 from shop.ratelimits import refusal
+
+# A character str.strip() keeps, which is what makes trimmed text not blank, in a pattern the
+# schema can state too (JSON Schema's \s is not Python's whitespace).
+NOT_BLANK_PATTERN = (
+    r"[^\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
 
 
 class StrictTextMixin:
@@ -23,7 +33,23 @@ class StrictTextMixin:
 
 
 class TextField(StrictTextMixin, serializers.CharField):
-    pass
+    """Text checked as it was sent, as the schema states it, then kept with its ends trimmed.
+
+    DRF trims before it checks: "a" and 200 spaces passed max_length=100, and "\x1c" alone was
+    blank, where the schema said otherwise (issue 11).
+    """
+
+    def __init__(self, *, trim_whitespace: bool = True, **kwargs):
+        super().__init__(trim_whitespace=False, **kwargs)
+        self.keep_trimmed = trim_whitespace
+        if trim_whitespace and not self.allow_blank:
+            self.validators.append(
+                RegexValidator(NOT_BLANK_PATTERN, message="This field may not be blank.")
+            )
+
+    def run_validation(self, data=empty):
+        value = super().run_validation(data)
+        return value.strip() if self.keep_trimmed and isinstance(value, str) else value
 
 
 class WholeNumberField(serializers.IntegerField):
@@ -32,8 +58,9 @@ class WholeNumberField(serializers.IntegerField):
     default_error_messages = {"invalid": "A whole number is required."}
 
     def to_internal_value(self, data):
+        # ASCII digits only, as the schema's "integer" means: int() also takes " 5" or "1_000".
         if isinstance(data, bool | float) or (
-            isinstance(data, str) and not data.strip().lstrip("-").isdigit()
+            isinstance(data, str) and not re.fullmatch(r"-?[0-9]+", data)
         ):
             self.fail("invalid")
         return super().to_internal_value(data)

@@ -1,4 +1,4 @@
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -8,6 +8,18 @@ from shop.accounts.backends import CachedModelBackend
 
 class CachedTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>`, resolved through the cache rather than a query per call."""
+
+    def authenticate(self, request):
+        """Return the token's user; any other Authorization header is a 401, never anonymous."""
+        # DRF's TokenAuthentication passes on a scheme it does not know, and the request then
+        # ran as anonymous (or as the session's user) with a credential nobody checked (#11).
+        words = get_authorization_header(request).split()
+        ours = bool(words) and words[0].lower() == self.keyword.lower().encode()
+        if "HTTP_AUTHORIZATION" in request.META and not ours:
+            raise AuthenticationFailed(
+                f"Unsupported Authorization header: send `{self.keyword} <key>`."
+            )
+        return super().authenticate(request)
 
     def authenticate_credentials(self, key: str):
         cache_key = accounts_cache.token_key(key)

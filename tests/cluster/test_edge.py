@@ -1,6 +1,8 @@
-"""What nginx does at the edge: client address, request ids, body size, headers, flood shield."""
+"""What nginx does at the edge: client address, request ids, body and request line size, headers,
+flood shield."""
 
 import http.client
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -63,3 +65,35 @@ def test_a_flood_from_one_address_gets_429_from_nginx():
     assert statuses.count(429) > 0
     assert statuses.count(200) >= 100  # the burst passes
     time.sleep(3)  # the bucket drains (50 a second) before the next test
+
+
+# A request line under nginx's 8 KB buffer but over gunicorn's 4094 bytes is refused by the
+# replica (shop/server.py); over 8 KB, by nginx itself (nginx/limits.conf). Both answer alike.
+REQUEST_LINE_PADDING = {"refused-by-gunicorn": "x" * 5000, "refused-by-nginx": "x" * 9000}
+
+
+def _get_raw(path: str) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", 18080, timeout=30)
+    connection.request("GET", path)
+    return connection.getresponse()
+
+
+@pytest.mark.parametrize("padding", REQUEST_LINE_PADDING.values(), ids=REQUEST_LINE_PADDING)
+def test_an_api_request_line_over_the_limit_gets_json_with_a_detail(padding):
+    response = _get_raw(f"/api/v1/products/?q={padding}")
+
+    assert response.status == 414
+    assert response.headers["Content-Type"] == "application/json"
+    assert json.loads(response.read()) == {
+        "detail": "The request's address is longer than the server accepts.",
+        "code": "uri_too_long",
+    }
+
+
+@pytest.mark.parametrize("padding", REQUEST_LINE_PADDING.values(), ids=REQUEST_LINE_PADDING)
+def test_a_storefront_request_line_over_the_limit_gets_the_shops_page(padding):
+    response = _get_raw(f"/search/?q={padding}")
+
+    assert response.status == 414
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "<title>Address too long · Shop</title>" in response.read().decode()
