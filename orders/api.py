@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.idempotency import answer_once, idempotency_scope
+from orders.idempotency import KEY_PATTERN, answer_once, idempotency_scope
 from orders.models import Order
 from orders.payments import is_known_card_token
 from orders.selectors import get_order_for_customer, orders_for_customer
@@ -135,6 +135,7 @@ ORDER_PAGE = inline_serializer(
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
+    type={"type": "string", "pattern": KEY_PATTERN, "minLength": 1, "maxLength": 255},
     location=OpenApiParameter.HEADER,
     required=False,
     description="Send the same key to retry safely: the order is placed once (kept 24 h).",

@@ -40,7 +40,7 @@ class IdempotencyKeyReused(ShopError):
 class IdempotencyKeyInvalid(ShopError):
     status_code = 400
     code = "idempotency_key_invalid"
-    default_detail = "The Idempotency-Key header must be 1 to 255 printable characters."
+    default_detail = "The Idempotency-Key header must be 1 to 255 printable ASCII characters."
 
 
 class RequestInProgress(ShopError):

@@ -9,6 +9,7 @@ IDEMPOTENCY_KEY_HOURS.
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -48,8 +49,12 @@ def request_digest(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# What a key may be: 1 to 255 printable ASCII characters. The API schema states the same pattern.
+KEY_PATTERN = r"^[\x20-\x7E]{1,255}$"
+
+
 def _valid(key: str) -> bool:
-    return 1 <= len(key) <= 255 and key.isprintable()
+    return re.fullmatch(KEY_PATTERN, key) is not None
 
 
 def _kept_since() -> Any:

@@ -127,3 +127,22 @@ def test_deleting_a_cart_line_answers_with_the_documented_status_and_body(schema
     body_schema = documented["200"]["content"]["application/json"]["schema"]
     assert body_schema == {"$ref": "#/components/schemas/CartOutput"}
     assert allows(schema, "CartOutput", response.json())
+
+
+@pytest.mark.parametrize("key", ["k", "k" * 255, "k" * 256, "order 1/2", "café", "tab\there"])
+def test_an_idempotency_key_is_accepted_exactly_when_the_schema_allows_it(api_client, schema, key):
+    declared = next(
+        p
+        for p in schema["paths"]["/api/v1/orders/"]["post"]["parameters"]
+        if p["name"] == "Idempotency-Key"
+    )
+    ProductFactory(slug="lamp", stock=5)
+    lamp = api_client.get("/api/v1/products/lamp/").json()
+    api_client.post("/api/v1/cart/items/", {"product_id": lamp["id"], "quantity": 1})
+
+    response = api_client.post(
+        "/api/v1/orders/", order_body(method="cod"), format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+
+    allowed = jsonschema.Draft4Validator(declared["schema"]).is_valid(key)
+    assert (response.status_code, allowed) in {(201, True), (400, False)}, response.json()
