@@ -216,6 +216,24 @@ def test_a_token_revoked_through_one_worker_is_refused_by_another_at_once(apps):
     assert refused.json() == {"detail": "Invalid token.", "code": "authentication_failed"}
 
 
+def test_a_session_signed_out_through_one_worker_is_signed_out_on_another_at_once(apps):
+    first, second = apps
+    email = f"shopper-{uuid.uuid4().hex[:8]}@make-run.test"
+    requests.post(f"{first.url}/api/v1/auth/register/", json={"email": email, "password": PASSWORD})
+    browser = requests.Session()  # cookies go to both ports: they share the host
+    signed_in = browser.post(
+        f"{first.url}/api/v1/auth/login/", json={"email": email, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200
+    assert browser.get(f"{second.url}/api/v1/auth/me/").status_code == 200
+    signed_out = browser.post(
+        f"{first.url}/api/v1/auth/logout/", headers={"X-CSRFToken": browser.cookies["csrftoken"]}
+    )
+    assert signed_out.status_code == 204
+    browser.cookies.set("sessionid", signed_in.cookies["sessionid"])  # as a stolen cookie would
+    assert browser.get(f"{second.url}/api/v1/auth/me/").status_code == 401
+
+
 def test_a_price_changed_through_one_worker_shows_on_the_others_category_page_at_once(apps):
     first, second = apps
     page = f"{second.url}{reverse('catalog:category', kwargs={'slug': 'lamps'})}"
