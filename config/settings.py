@@ -272,7 +272,8 @@ LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)
 # --- Rate limits ----------------------------------------------------------------------------
 # Per endpoint, per signed-in user else per client address (DESIGN.md); shop/ratelimits.py names
 # where each applies and reads these on every request. "30/m" is 30 a minute; "5/15m", "10/d".
-# django-ratelimit counts in the default cache, Redis when REDIS_URL is set: shared by replicas.
+# django-ratelimit counts in the default cache: Redis, shared by replicas, else the file cache
+# shared by the workers of `make run`.
 # For a load test: RATELIMIT_ENABLE=0 switches them all off, RATELIMIT_SCALE=100 multiplies every
 # limit, and RATELIMIT_<NAME> replaces one (RATELIMIT_ADD_TO_CART=300/m).
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
