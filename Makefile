@@ -26,10 +26,13 @@ migrate: venv ## Apply database migrations
 seed: migrate ## Seed the demo catalog (SEED_PRODUCTS, default 3000)
 	$(BIN)/python manage.py seed_catalog --products $(SEED_PRODUCTS)
 
-run: seed ## Serve the shop at http://127.0.0.1:8000 on embedded defaults (SQLite, memory cache)
+run: seed ## Serve the shop at http://127.0.0.1:8000 on embedded defaults (SQLite, a shared file cache)
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py ensure_operator
 	@echo "Storefront: http://127.0.0.1:$(PORT)/   Admin: http://127.0.0.1:$(PORT)/admin/   API docs: http://127.0.0.1:$(PORT)/api/docs/"
+	@# No broker, so no Celery beat: its schedule runs beside gunicorn and stops with it (issue 11).
+	$(BIN)/python manage.py run_schedule & schedule=$$!; \
+	trap 'kill $$schedule 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn config.wsgi --config config/gunicorn.py --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile -
 
 test: venv ## Run the whole test suite (PostgreSQL and Redis on 127.0.0.1 when reachable)

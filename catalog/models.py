@@ -10,6 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 
+def shop_currency() -> str:
+    """Return the currency the shop sells in now (read at save time, never at import: issue 11)."""
+    return settings.SHOP_CURRENCY
+
+
 class Category(models.Model):
     """A node of the category tree; products hang off any node."""
 
@@ -60,7 +65,7 @@ class Product(models.Model):
     price = models.DecimalField(
         max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
     )
-    currency = models.CharField(max_length=3, default=settings.SHOP_CURRENCY)
+    currency = models.CharField(max_length=3, default=shop_currency)
     stock = models.PositiveIntegerField(default=0, help_text="Units on hand, available to sell.")
     image = models.ImageField(upload_to="products/", blank=True)
     attributes = models.JSONField(default=dict, blank=True)

@@ -1,6 +1,6 @@
 """The shop's settings: every value from the environment, with defaults that run on one machine.
 
-With no environment at all: SQLite, an in-process cache and Celery tasks run inline.
+With no environment at all: SQLite, a file cache shared by the processes, Celery tasks inline.
 `DATABASE_URL`, `REDIS_URL` and `CELERY_BROKER_URL` switch to real services. The README lists
 every variable.
 """
@@ -134,7 +134,17 @@ if REDIS_URL:
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # No Redis (`make run`): every gunicorn worker, and any manage.py command, must see one cache,
+    # or each keeps its own revoked tokens, catalog version and rate-limit counts (issue 11).
+    # diskcache keeps it in SQLite files under CACHE_DIR, with no server to run; its add and incr
+    # are each one BEGIN IMMEDIATE transaction, so atomic across processes, as django-ratelimit
+    # needs. Django's DatabaseCache and FileBasedCache are not: their incr is a get, then a set.
+    CACHES = {
+        "default": {
+            "BACKEND": "diskcache.djangocache.DjangoCache",
+            "LOCATION": str(env.path("CACHE_DIR", default=BASE_DIR / "var" / "cache")),
+        }
+    }
 
 # Seconds each kind of data lives in the cache (DESIGN.md); each is jittered by CACHE_TTL_JITTER.
 CACHE_TTLS = {
@@ -282,7 +292,8 @@ LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)
 # --- Rate limits ----------------------------------------------------------------------------
 # Per endpoint, per signed-in user else per client address (DESIGN.md); shop/ratelimits.py names
 # where each applies and reads these on every request. "30/m" is 30 a minute; "5/15m", "10/d".
-# django-ratelimit counts in the default cache, Redis when REDIS_URL is set: shared by replicas.
+# django-ratelimit counts in the default cache: Redis, shared by replicas, else the file cache
+# shared by the workers of `make run`.
 # For a load test: RATELIMIT_ENABLE=0 switches them all off, RATELIMIT_SCALE=100 multiplies every
 # limit, and RATELIMIT_<NAME> replaces one (RATELIMIT_ADD_TO_CART=300/m).
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)

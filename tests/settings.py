@@ -7,6 +7,7 @@ that needs PostgreSQL or Redis and cannot have it fails instead of skipping (tes
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -33,6 +34,8 @@ _redis = urlsplit(os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15"
 if not _reachable(_redis.hostname or "127.0.0.1", _redis.port or 6379):
     del os.environ["REDIS_URL"]
 os.environ.setdefault("CACHE_KEY_PREFIX", "shoptest")
+# Without Redis, the file cache of tests/ (which they flush), never the one of `make run`.
+os.environ.setdefault("CACHE_DIR", str(Path(__file__).resolve().parents[1] / "var" / "test-cache"))
 
 from config.settings import *  # noqa: E402, F403
 

@@ -184,3 +184,32 @@ def test_a_replica_failing_under_a_read_is_replaced_by_the_primary(replica, clie
     assert response.status_code == 200
     assert [p["title"] for p in response.json()["results"]] == ["Brass Lamp"]
     assert db_router.replica_states()[replica].last_error == "failed during a read"
+
+
+def test_a_skipped_replica_is_not_tried_again_before_its_retry_time(replica, monkeypatch):
+    from catalog.models import Product
+
+    monkeypatch.setattr(db_router, "LAG_SQL", "SELECT 30.0")
+    assert _fresh(db_router.choose_read_alias, Product)[0] == "default"
+    monkeypatch.setattr(db_router, "LAG_SQL", "SELECT 0.0")  # caught up, but not yet retried
+    db_router.replica_states()[replica].lag_checked_at = 0
+    assert _fresh(db_router.choose_read_alias, Product) == ("default", "replica_unavailable")
+
+
+def test_a_get_that_writes_sends_its_client_to_the_primary_for_a_while(client, operator):
+    import time
+
+    from django.conf import settings
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    from shop.middleware import SEEN_KEY
+
+    client.force_login(operator)
+    session = SessionStore(session_key=client.cookies[settings.SESSION_COOKIE_NAME].value)
+    session[SEEN_KEY] = int(time.time())
+    session.save()
+    assert db_router.COOKIE not in client.get("/healthz").cookies  # renewed just now: no write
+    session[SEEN_KEY] = int(time.time()) - settings.SESSION_KEEPALIVE_SECONDS
+    session.save()
+    response = client.get("/healthz")  # renews the session: a write
+    assert db_router.COOKIE in response.cookies

@@ -36,6 +36,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     objects = UserManager()
 
+    # Set on a user rebuilt from the cache, which holds this rather than the password hash.
+    cached_session_auth_hash: str | None = None
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -56,6 +59,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         result = super().delete(*args, **kwargs)
         transaction.on_commit(lambda: forget_user(pk))
         return result
+
+    def get_session_auth_hash(self) -> str:
+        """Return what a session is checked against: the cached one while the password is unread."""
+        if self.cached_session_auth_hash is not None and "password" in self.get_deferred_fields():
+            return self.cached_session_auth_hash
+        return super().get_session_auth_hash()
 
     def clean(self) -> None:
         super().clean()

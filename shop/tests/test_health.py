@@ -38,3 +38,22 @@ def test_readyz_is_503_when_the_database_is_unreachable(postgres, monkeypatch):
     assert result["status"] == 503
     assert result["body"]["status"] == "unavailable"
     assert result["body"]["checks"]["database"] == "down: OperationalError"
+
+
+def test_readyz_says_the_cache_is_degraded_when_it_stores_nothing(client, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["cache"] == "degraded: not storing"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_the_probes_are_never_cached(client, path):
+    cache_control = client.get(path)["Cache-Control"]
+    assert set(cache_control.split(", ")) == {
+        "max-age=0",
+        "no-cache",
+        "no-store",
+        "must-revalidate",
+        "private",
+    }

@@ -15,7 +15,7 @@ from django.db import connections
 from django.test import Client
 from rest_framework.test import APIClient
 
-from shop.ratelimits import client_ip
+from shop.ratelimits import client_ip, describe_wait, ratelimit
 
 pytestmark = pytest.mark.django_db
 
@@ -178,6 +178,28 @@ def test_the_6th_order_in_a_minute_is_a_429_and_places_no_order(products):
     assert cart_lines(client) == cart
 
 
+def test_opening_the_checkout_page_uses_none_of_the_order_allowance(settings, products):
+    with_rate(settings, place_order="1/m")
+    client = api()
+    assert add_to_cart(client, products[0]).status_code == 200
+    for _ in range(2):
+        assert client.get("/orders/checkout/").status_code == 200
+
+    assert client.post("/api/v1/orders/", ORDER, format="json").status_code == 201
+
+
+def test_a_signed_in_shoppers_orders_are_counted_apart_from_their_address(settings, products, ada):
+    with_rate(settings, place_order="1/m")
+    ada_client, guest = api(), api()
+    ada_client.force_authenticate(ada)
+    for client in (ada_client, guest):
+        assert add_to_cart(client, products[0]).status_code == 200
+    assert ada_client.post("/api/v1/orders/", ORDER, format="json").status_code == 201
+
+    assert ada_client.post("/api/v1/orders/", ORDER, format="json").status_code == 429
+    assert guest.post("/api/v1/orders/", ORDER, format="json").status_code == 201
+
+
 # --- Sign-in and registration ---------------------------------------------------------------
 
 
@@ -224,6 +246,15 @@ def test_the_11th_registration_in_a_day_from_one_address_is_a_429_and_creates_no
     assert_api_429(response, "10 registrations from one address per day")
     assert not get_user_model().objects.filter(email="shopper10@example.com").exists()
     assert get_user_model().objects.count() == 10
+
+
+def test_opening_the_register_page_uses_none_of_the_registration_allowance(settings, db):
+    with_rate(settings, registration="1/d")
+    for _ in range(2):
+        assert Client().get("/accounts/register/").status_code == 200
+
+    body = {"email": "shopper@example.com", "password": PASSWORD}
+    assert api().post("/api/v1/auth/register/", body, format="json").status_code == 201
 
 
 # --- Browsing, keys and addresses -----------------------------------------------------------
@@ -376,3 +407,43 @@ def test_with_the_cache_down_limits_fail_open_and_never_error(settings, products
     client = api()
     for _ in range(3):
         assert client.get("/api/v1/products/").status_code == 200
+
+
+def test_a_signed_in_shoppers_searches_are_counted_apart_from_their_address(
+    settings, products, ada
+):
+    with_rate(settings, search="2/m")
+    ada_client, guest = api(), api()
+    ada_client.force_authenticate(ada)
+    for _ in range(2):
+        assert ada_client.get("/api/v1/search/?q=thing").status_code == 200
+
+    assert ada_client.get("/api/v1/search/?q=thing").status_code == 429
+    assert guest.get("/api/v1/search/?q=thing").status_code == 200
+
+
+def test_retry_after_is_the_time_left_in_the_counting_window(settings, monkeypatch, products):
+    with_rate(settings, search="1/m")
+    window_end = django_ratelimit.core._get_window("127.0.0.1", 60)
+    clock = SimpleNamespace(time=lambda: window_end - 17)  # 17 s before the count starts anew
+    monkeypatch.setattr(django_ratelimit.core, "time", clock)
+    client = api()
+    assert client.get("/api/v1/search/?q=thing").status_code == 200
+
+    response = client.get("/api/v1/search/?q=thing")
+
+    assert assert_api_429(response, "1 searches per minute") == 17
+    assert response.json()["detail"].endswith("Try again in 17 seconds.")
+
+
+def test_a_view_naming_an_unknown_limit_is_refused_when_it_is_defined():
+    with pytest.raises(KeyError, match="No rate limit named 'browse'"):
+        ratelimit("browse")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(1, "1 second"), (42, "42 seconds"), (121, "3 minutes"), (7201, "3 hours")],
+)
+def test_a_wait_in_words_is_rounded_up_never_shorter_than_the_wait(seconds, words):
+    assert describe_wait(seconds) == words

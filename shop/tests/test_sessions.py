@@ -1,10 +1,13 @@
 import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import identify_hasher
 from django.contrib.sessions.backends.cached_db import SessionStore
+from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from config import settings as production_settings
 from shop.middleware import SEEN_KEY
@@ -19,14 +22,17 @@ def test_sessions_live_in_the_cache_backed_by_the_database():
 
 def test_an_active_session_has_its_idle_lifetime_renewed(client, operator):
     client.force_login(operator)
-    session = SessionStore(session_key=client.cookies[settings.SESSION_COOKIE_NAME].value)
-    session[SEEN_KEY] = int(time.time()) - settings.SESSION_KEEPALIVE_SECONDS - 1
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    session = SessionStore(session_key=key)
+    session[SEEN_KEY] = int(time.time()) - settings.SESSION_KEEPALIVE_SECONDS
     session.save()
-    before = SessionStore(session_key=session.session_key).get_expiry_date()
-    time.sleep(1)
+    # The session was last renewed long ago: one minute of its idle lifetime is left.
+    Session.objects.filter(session_key=key).update(
+        expire_date=timezone.now() + timedelta(minutes=1)
+    )
     client.get("/")
-    after = SessionStore(session_key=session.session_key).get_expiry_date()
-    assert after > before
+    expires_in = Session.objects.get(session_key=key).expire_date - timezone.now()
+    assert expires_in > timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
 
 
 def test_an_active_session_is_not_rewritten_on_every_request(

@@ -416,3 +416,13 @@ def test_the_schema_documents_every_auth_operation(api_client):
         "auth_password_reset",
         "auth_password_reset_confirm",
     }
+
+
+def test_signing_in_gives_a_guest_session_the_idle_lifetime_of_an_account(
+    api_client, shopper, settings
+):
+    guest = api_client.session
+    guest.set_expiry(24 * 60 * 60)  # as a guest cart does
+    guest.save()
+    sign_in_by_session(api_client)
+    assert api_client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
