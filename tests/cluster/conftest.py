@@ -109,7 +109,7 @@ class Shopper:
         return self.request("POST", path, body, **kwargs)
 
     def post_form(self, path: str, fields: dict[str, str]) -> Reply:
-        """Submit a form as a browser does (redirects followed), after loading its page."""
+        """Submit a form as a browser does, after loading its page (a redirect is returned)."""
         self.get(path)  # sets the CSRF cookie
         return self.request("POST", path, fields, form=True)
 

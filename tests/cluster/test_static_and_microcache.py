@@ -1,5 +1,6 @@
 """nginx serves files from disk like a CDN, and micro-caches anonymous catalog reads only."""
 
+import time
 import uuid
 
 import pytest
@@ -70,6 +71,15 @@ def test_second_anonymous_product_list_is_a_micro_cache_hit(shopper):
     assert (second.status, second.headers["X-Cache-Status"]) == (200, "HIT")
     assert "X-Upstream" not in second.headers  # no replica was asked
     assert second.body == first.body
+
+
+def test_a_micro_cached_answer_past_its_lifetime_is_never_served(shopper):
+    # With background updates, the first request after expiry got the old copy, however old.
+    path = _unseen("/api/v1/products/?page_size=2")
+    assert shopper.get(path).headers["X-Cache-Status"] == "MISS"
+    time.sleep(7)  # nginx counts the 5 s in whole seconds: expired within 6
+    again = shopper.get(path)
+    assert (again.status, again.headers["X-Cache-Status"]) == (200, "EXPIRED")
 
 
 @pytest.mark.parametrize(
