@@ -1,6 +1,15 @@
-"""Fixtures and service checks shared by every test."""
+"""Fixtures, service checks and child processes shared by every test."""
 
+import contextlib
+import http.client
 import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -8,6 +17,9 @@ from django.core.cache import cache
 from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("SHOP_REQUIRE_SERVICES") == "1"
+ROOT = Path(__file__).resolve().parents[1]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
 def _unavailable(reason: str) -> None:
@@ -29,6 +41,79 @@ def process_environment(**overrides: str) -> dict[str, str]:
         "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         **overrides,
     }
+
+
+def clean_environment(**values: str) -> dict[str, str]:
+    """Only what a production process would have, and `values`: no test-only variables (the
+    browser tests' DJANGO_ALLOW_ASYNC_UNSAFE, say)."""
+    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **values}
+
+
+def run_manage(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `manage.py <arguments>` in a child process with exactly `env`; return its result."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@dataclass(frozen=True)
+class Server:
+    """A gunicorn serving the shop on a loopback port."""
+
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def gunicorn(*arguments: str, env: dict[str, str], log: Path) -> Iterator[Server]:
+    """Run gunicorn with the shop's config (config/gunicorn.py, as `make run` and the cluster
+    do) on a free loopback port; yield it once /healthz answers, and stop it after."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [
+                *(GUNICORN, "config.wsgi", "--config", "config/gunicorn.py"),
+                *("--bind", "127.0.0.1:0", "--control-socket", str(log.with_suffix(".ctl"))),
+                *arguments,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield _answering(process, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _answering(process: subprocess.Popen, log: Path) -> Server:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"gunicorn did not answer in 60 s: {log.read_text()}"
+        match = LISTENING.search(log.read_text())
+        if match and _healthy(int(match.group(1))):
+            return Server(process=process, port=int(match.group(1)))
+        time.sleep(0.1)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
 
 
 @pytest.fixture

@@ -2,28 +2,23 @@
 defaults (one SQLite file, the file cache they share, no server), each on its own loopback port,
 stand in for `make run`'s workers. What one of them learns, the other knows at once."""
 
+import contextlib
 import http.client
-import os
 import re
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import requests
 from django.urls import reverse
 from django_ratelimit.core import _get_window
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from tests.fixtures import Server, clean_environment, gunicorn, run_manage
+
 OPERATOR = ("ops@make-run.test", "ops-make-run-password")
 PASSWORD = "a-long-passphrase-for-make-run"
-LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 # The catalog the two apps share: one category, one product, made before they start.
 CATALOG = """
 from catalog.models import Category, Product
@@ -33,85 +28,31 @@ Product.objects.create(category=lamps, sku="LAMP-1", slug="desk-lamp", title="De
 """
 
 
-@dataclass(frozen=True)
-class App:
-    process: subprocess.Popen
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 def _manage(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_manage(*args, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _start_app(env: dict[str, str], home: Path, name: str) -> App:
-    """Start gunicorn as `make run` does, on a port of its own; return once it answers."""
-    log = home / f"{name}.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                *(BIN / "gunicorn", "config.wsgi", "--config", "config/gunicorn.py"),
-                *("--bind", "127.0.0.1:0", "--workers", "1"),
-                *("--control-socket", str(home / f"{name}.ctl")),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while (match := LISTENING.search(log.read_text())) is None:
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, f"{name} did not start in 60 s: {log.read_text()}"
-        time.sleep(0.1)
-    app = App(process=process, port=int(match.group(1)))
-    while True:
-        try:
-            if requests.get(f"{app.url}/healthz", timeout=5).status_code == 200:
-                return app
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, f"{name} did not answer in 60 s: {log.read_text()}"
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
-def apps(tmp_path_factory) -> Iterator[tuple[App, App]]:
+def apps(tmp_path_factory) -> Iterator[tuple[Server, Server]]:
     """Two app processes on one SQLite file and one cache directory, nothing else."""
     home = tmp_path_factory.mktemp("make-run")
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/root"),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"sqlite:///{home / 'db.sqlite3'}",
-        "CACHE_DIR": str(home / "cache"),
-        "MEDIA_ROOT": str(home / "media"),
-        "STATIC_ROOT": str(home / "static"),
-    }
+    env = clean_environment(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=f"sqlite:///{home / 'db.sqlite3'}",
+        CACHE_DIR=str(home / "cache"),
+        MEDIA_ROOT=str(home / "media"),
+        STATIC_ROOT=str(home / "static"),
+    )
     _manage(env, "migrate", "--noinput", "-v0")
     _manage(env, "ensure_operator", "--email", OPERATOR[0], "--password", OPERATOR[1])
     _manage(env, "shell", "-c", CATALOG)
-    started: list[App] = []
-    try:
-        for name in ("app1", "app2"):
-            started.append(_start_app(env, home, name))
-        yield started[0], started[1]
-    finally:
-        for app in started:
-            app.process.terminate()
-        for app in started:
-            app.process.wait(timeout=30)
+    with contextlib.ExitStack() as running:
+        first, second = (
+            running.enter_context(gunicorn("--workers", "1", env=env, log=home / f"{name}.log"))
+            for name in ("app1", "app2")
+        )
+        yield first, second
 
 
 class _FormReader(HTMLParser):
@@ -149,7 +90,7 @@ class _FormReader(HTMLParser):
             self.values[self._textarea] += data
 
 
-def _change_price_in_the_admin(app: App, *, slug: str, price: str) -> None:
+def _change_price_in_the_admin(app: Server, *, slug: str, price: str) -> None:
     operator = requests.Session()
     login = f"{app.url}/admin/login/"
     operator.get(login, timeout=10)
@@ -193,7 +134,7 @@ def _address_with_a_fresh_window(seconds: int) -> str:
     raise AssertionError("no loopback address with a fresh rate-limit window")
 
 
-def _search_status(app: App, *, source: str) -> int:
+def _search_status(app: Server, *, source: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", app.port, source_address=(source, 0))
     try:
         connection.request("GET", "/api/v1/search/?q=lamp")

@@ -5,19 +5,13 @@ tests/cluster/test_edge.py."""
 
 import http.client
 import json
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from carts.models import CartLine
-from tests.fixtures import process_environment
+from tests.fixtures import gunicorn, process_environment
 
-ROOT = Path(__file__).resolve().parents[1]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 OVER_THE_LIMIT = "x" * 5000  # gunicorn refuses a request line over 4094 bytes (config/gunicorn.py)
 
 SERVERS = {
@@ -26,44 +20,14 @@ SERVERS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        connection.request("GET", "/healthz")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module", params=sorted(SERVERS))
-def server(request, django_db_setup, django_db_blocker) -> int:
+def server(request, django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[int]:
     """Start gunicorn with the shop's config on a free port; return the port."""
-    port = _free_port()
     with django_db_blocker.unblock():
         environment = process_environment()
-    command = [GUNICORN, "config.wsgi", "--config", ROOT / "config" / "gunicorn.py"]
-    process = subprocess.Popen(
-        [*command, "--bind", f"127.0.0.1:{port}", *SERVERS[request.param]],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not _answers(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"gunicorn did not start on 127.0.0.1:{port}")
-        time.sleep(0.2)
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
+    log = tmp_path_factory.mktemp("request-line") / f"{request.param}.log"
+    with gunicorn(*SERVERS[request.param], env=environment, log=log) as running:
+        yield running.port
 
 
 def get(port: int, path: str, method: str = "GET") -> http.client.HTTPResponse:

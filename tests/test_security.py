@@ -3,59 +3,33 @@ rate limits on login (shop/tests/test_ratelimits.py), the admin and non-staff
 (shop/tests/test_accounts.py), others' orders (orders/tests/test_api_orders.py), nginx's body limit
 (tests/cluster/test_edge.py)."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.test import Client
 
 from catalog.tests.factories import ProductFactory
 from orders.models import Order
 from orders.tests.conftest import ADDRESS, add_to_cart, order_body
+from tests.fixtures import clean_environment, run_manage
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _clean_environment(**values: str) -> dict[str, str]:
-    """Only what a production process would have: no test-only variables (the browser tests'
-    DJANGO_ALLOW_ASYNC_UNSAFE, say)."""
-    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **values}
-
 
 def test_the_deploy_checks_pass_in_production_mode():
-    env = _clean_environment(
+    env = clean_environment(
         DJANGO_SETTINGS_MODULE="config.settings",
         SHOP_PRODUCTION="1",
         DJANGO_SECRET_KEY="a-long-random-secret-for-the-deploy-check-0123456789abcdefghij",
         DJANGO_ALLOWED_HOSTS="shop.example",
         DATABASE_URL="sqlite:///:memory:",
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
 def test_production_mode_refuses_to_start_without_its_secret():
-    env = _clean_environment(DJANGO_SETTINGS_MODULE="config.settings", SHOP_PRODUCTION="1")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = clean_environment(DJANGO_SETTINGS_MODULE="config.settings", SHOP_PRODUCTION="1")
+    result = run_manage("check", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 

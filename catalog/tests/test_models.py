@@ -1,28 +1,14 @@
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from catalog.models import Product
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures import clean_environment, run_manage
 
 
 def test_migrations_stay_up_to_date_under_another_shop_currency():
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": "sqlite:///:memory:",
-        "SHOP_CURRENCY": "EUR",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run", "-v1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    env = clean_environment(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL="sqlite:///:memory:",
+        SHOP_CURRENCY="EUR",
     )
+    result = run_manage("makemigrations", "--check", "--dry-run", "-v1", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "No changes detected"
 
