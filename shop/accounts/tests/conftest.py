@@ -28,6 +28,11 @@ class JSONClient(APIClient):
     default_format = "json"
 
 
+def sign_in_by_session(client: JSONClient, email: str = "ada@example.com") -> None:
+    response = client.post("/api/v1/auth/login/", {"email": email, "password": PASSWORD})
+    assert response.status_code == 200
+
+
 @pytest.fixture
 def api_client() -> JSONClient:
     return JSONClient()

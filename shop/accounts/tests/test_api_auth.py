@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from rest_framework.authtoken.models import Token
 
-from shop.accounts.tests.conftest import PASSWORD, JSONClient
+from shop.accounts.tests.conftest import PASSWORD, JSONClient, sign_in_by_session
 
 pytestmark = pytest.mark.django_db
 
@@ -17,11 +17,6 @@ def token_client(key: str) -> JSONClient:
     client = JSONClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
-
-
-def sign_in_by_session(client: JSONClient, email: str = "ada@example.com") -> None:
-    response = client.post("/api/v1/auth/login/", {"email": email, "password": PASSWORD})
-    assert response.status_code == 200
 
 
 # --- Registration ---------------------------------------------------------------------------
@@ -230,6 +225,8 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(
 ):
     elsewhere = JSONClient()
     sign_in_by_session(elsewhere)
+    # Its user is now cached, with the session hash the cache keeps instead of the password.
+    assert elsewhere.get("/api/v1/auth/me/").status_code == 200
     sign_in_by_session(api_client)
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post(

@@ -6,14 +6,9 @@ from django.core.cache import cache
 from django_redis import get_redis_connection
 
 from shop.accounts.cache import user_key
-from shop.accounts.tests.conftest import PASSWORD, JSONClient
+from shop.accounts.tests.conftest import PASSWORD, sign_in_by_session
 
 pytestmark = pytest.mark.django_db
-
-
-def sign_in_by_session(client: JSONClient, email: str) -> None:
-    response = client.post("/api/v1/auth/login/", {"email": email, "password": PASSWORD})
-    assert response.status_code == 200
 
 
 def test_the_cached_user_in_redis_holds_no_password_hash(redis_cache, api_client, shopper):
@@ -24,23 +19,6 @@ def test_the_cached_user_in_redis_holds_no_password_hash(redis_cache, api_client
     assert raw is not None
     assert password_hash.encode() not in raw
     assert f"{algorithm}$".encode() not in raw
-
-
-def test_a_password_change_ends_another_session_whose_user_was_cached(
-    api_client, shopper, django_capture_on_commit_callbacks
-):
-    elsewhere = JSONClient()
-    sign_in_by_session(elsewhere, shopper.email)
-    assert elsewhere.get("/api/v1/auth/me/").status_code == 200  # the user is now cached
-    sign_in_by_session(api_client, shopper.email)
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api_client.post(
-            "/api/v1/auth/password/change/",
-            {"old_password": PASSWORD, "new_password": "a-brand-new-passphrase"},
-        )
-    assert response.status_code == 200
-    assert elsewhere.get("/api/v1/auth/me/").status_code == 401
-    assert api_client.get("/api/v1/auth/me/").status_code == 200
 
 
 def test_a_session_whose_user_is_cached_runs_no_query_for_the_user(
