@@ -6,6 +6,7 @@ every variable.
 """
 
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,7 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: expiring, one per sign-in, stored as SHA-512 digests
     "django_filters",
     "drf_spectacular",
     "shop",
@@ -176,6 +177,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.delete_old_idempotency_keys_task",
         "schedule": 60 * 60,
     },
+    "delete-expired-tokens": {
+        "task": "shop.accounts.tasks.delete_expired_tokens_task",
+        "schedule": 60 * 60,
+    },
 }
 
 # --- Accounts, sessions and passwords -------------------------------------------------------
@@ -249,6 +254,14 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# API tokens (django-rest-knox): a new one per sign-in (per device), valid API_TOKEN_TTL_HOURS,
+# stored as a digest; sign-out revokes the one used, "sign out everywhere" all of a user's.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.float("API_TOKEN_TTL_HOURS", default=24)),
+    "AUTH_HEADER_PREFIX": "Token",  # the contract's `Authorization: Token <key>`
+}
+# Past this many live tokens, a sign-in revokes the user's oldest (a device forgotten long ago).
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=20)
 # Objects and arrays nested deeper than this in a request body are a 400: the shop's own bodies
 # nest 3 levels, and json's recursive scanner fails near a thousand (shop/parsers.py).
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=20)

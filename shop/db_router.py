@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 PRIMARY = "default"
 # Reads of these apps always go to the primary: a session or token just created, the cart and
 # checkout, a caller's own orders must never be read behind.
-PRIMARY_APPS = {"sessions", "authtoken", "accounts", "auth", "carts", "orders", "admin"}
+PRIMARY_APPS = {"sessions", "knox", "accounts", "auth", "carts", "orders", "admin"}
 COOKIE = "shop_rw"  # "this client wrote recently": signed, short-lived
 LAG_CHECK_SECONDS = 2.0
 LAG_SQL = (

@@ -7,13 +7,14 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from carts.models import Cart, CartLine
 from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from orders.models import Order
 from orders.tests.conftest import add_to_cart, order_body
+from shop.accounts.tokens import issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +114,7 @@ def test_a_json_body_a_thousand_levels_deep_is_refused_at_login(client):
 
     assert response.status_code == 400
     assert response.json() == TOO_DEEP
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
     assert "_auth_user_id" not in client.session
 
 
@@ -194,7 +195,7 @@ def test_an_unknown_scheme_adds_nothing_to_the_cart(client):
 
 def test_a_valid_token_still_authenticates(client):
     shopper = get_user_model().objects.create_user(email="ada@example.com", password="pw-12345")
-    token = Token.objects.create(user=shopper)
+    token = issue_token(user=shopper)
 
     response = client.get("/api/v1/auth/me/", HTTP_AUTHORIZATION=f"Token {token.key}")
 

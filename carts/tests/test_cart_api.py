@@ -222,9 +222,9 @@ def test_two_shoppers_never_see_each_others_cart(kettle, mug):
 
 
 def test_token_clients_have_their_own_cart(api_client, shopper, kettle):
-    from rest_framework.authtoken.models import Token
+    from shop.accounts.tokens import issue_token
 
-    token = Token.objects.create(user=shopper)
+    token = issue_token(user=shopper)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     add(api_client, kettle, 2)
     assert lines(api_client) == {"Copper Kettle": 2}

@@ -6,13 +6,13 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 from django_redis import get_redis_connection
-from rest_framework.authtoken.models import Token
 
 from carts import store
 from carts.models import Cart, CartLine
 from carts.services import add_to_cart, delete_idle_carts
 from carts.tests.conftest import add, lines
 from catalog.tests.test_cache import DEAD_REDIS
+from shop.accounts.tokens import issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def test_reading_a_signed_in_cart_runs_no_query(
 def test_reading_a_cart_by_token_runs_no_query(
     redis_cache, api_client, shopper, kettle, django_assert_num_queries
 ):
-    token = Token.objects.create(user=shopper)
+    token = issue_token(user=shopper)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     add(api_client, kettle, 1)
     api_client.get("/api/v1/cart/")

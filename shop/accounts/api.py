@@ -23,6 +23,7 @@ from shop.accounts.services import (
     send_password_reset,
     sign_in,
     sign_out,
+    sign_out_everywhere,
 )
 from shop.api import StrictTextMixin, TextField
 from shop.ratelimits import ratelimit
@@ -97,7 +98,11 @@ class PasswordResetConfirmInput(serializers.Serializer):
 
 
 class AuthOutput(serializers.Serializer):
-    token = serializers.CharField(source="key", help_text="Send as `Authorization: Token <key>`")
+    token = serializers.CharField(
+        source="key",
+        help_text="Send as `Authorization: Token <key>`; shown only here, stored only hashed",
+    )
+    expiry = serializers.DateTimeField(help_text="When the token stops working")
     email = serializers.EmailField(source="user.email")
 
 
@@ -157,11 +162,25 @@ class LogoutView(APIView):
     @extend_schema(
         request=None,
         responses={204: None, 401: ErrorOutput},
-        summary="End the session and revoke the API token",
+        summary="End the session and revoke the API token used (other devices stay signed in)",
         operation_id="auth_logout",
     )
     def post(self, request: Request) -> Response:
         sign_out(request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutEverywhereView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={204: None, 401: ErrorOutput},
+        summary="Sign out everywhere: end every session and revoke every API token of the user",
+        operation_id="auth_logout_everywhere",
+    )
+    def post(self, request: Request) -> Response:
+        sign_out_everywhere(request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -183,7 +202,7 @@ class PasswordChangeView(APIView):
     @extend_schema(
         request=PasswordChangeInput,
         responses={200: AuthOutput, 400: ErrorOutput, 401: ErrorOutput},
-        summary="Change the password; other sessions end and the token is replaced",
+        summary="Change the password; other sessions and every token end, a new token is given",
         operation_id="auth_password_change",
     )
     def post(self, request: Request) -> Response:

@@ -1,11 +1,38 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
-from shop.accounts.cache import forget_user
+from shop.accounts.cache import forget_users
 
 
-class UserManager(BaseUserManager["User"]):
+class UserQuerySet(models.QuerySet):
+    """Bulk writes drop the cached users they touch, as a save or a delete does.
+
+    The admin's bulk delete and any `update(is_active=False)` skip User.save and User.delete;
+    without this a deleted or deactivated user stayed signed in until the cache entry expired.
+    """
+
+    def update(self, **fields) -> int:
+        pks = list(self.values_list("pk", flat=True))
+        updated = super().update(**fields)
+        transaction.on_commit(lambda: forget_users(pks), using=self.db)
+        return updated
+
+    def delete(self):
+        pks = list(self.values_list("pk", flat=True))
+        result = super().delete()
+        transaction.on_commit(lambda: forget_users(pks), using=self.db)
+        return result
+
+    def bulk_update(self, objs, fields, batch_size=None) -> int:
+        updated = super().bulk_update(objs, fields, batch_size=batch_size)
+        pks = [obj.pk for obj in objs]
+        transaction.on_commit(lambda: forget_users(pks), using=self.db)
+        return updated
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **fields) -> "User":
@@ -33,6 +60,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Raised by "sign out everywhere": every session signed before it stops matching.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -52,12 +81,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
         pk = self.pk
-        transaction.on_commit(lambda: forget_user(pk))
+        transaction.on_commit(lambda: forget_users([pk]))
 
     def delete(self, *args, **kwargs):
         pk = self.pk
         result = super().delete(*args, **kwargs)
-        transaction.on_commit(lambda: forget_user(pk))
+        transaction.on_commit(lambda: forget_users([pk]))
         return result
 
     def get_session_auth_hash(self) -> str:
@@ -65,6 +94,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         if self.cached_session_auth_hash is not None and "password" in self.get_deferred_fields():
             return self.cached_session_auth_hash
         return super().get_session_auth_hash()
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's HMAC of the password hash, with the session generation once it was raised."""
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret=secret)
+        key_salt = "shop.accounts.models.User.get_session_auth_hash"
+        value = f"{self.password}:{self.session_generation}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     def clean(self) -> None:
         super().clean()

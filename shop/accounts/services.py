@@ -1,21 +1,25 @@
 """Account writes: registration, sign-in and sign-out, passwords; for the storefront and the API."""
 
-from functools import partial
-
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, login, logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils.http import urlsafe_base64_decode
 from django.utils.module_loading import import_string
-from rest_framework.authtoken.models import Token
 
-from shop.accounts import cache as accounts_cache
 from shop.accounts.exceptions import EmailTaken, InvalidResetLink
 from shop.accounts.models import User
+from shop.accounts.tokens import (
+    IssuedToken,
+    TokenHolder,
+    issue_token,
+    revoke_all_tokens,
+    revoke_token,
+)
 
 BACKEND = "shop.accounts.backends.CachedModelBackend"
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
@@ -34,34 +38,45 @@ def register_user(*, email: str, password: str) -> User:
         raise EmailTaken from error
 
 
-def sign_in(*, request: HttpRequest, user: User) -> Token:
-    """Start a session for `user`, run the sign-in hooks (the guest cart merge), return a token."""
+def sign_in(*, request: HttpRequest, user: User) -> IssuedToken:
+    """Start a session for `user`, run the sign-in hooks (the guest cart merge), return a new
+    API token for this device (each sign-in gets its own; the others stay)."""
     login(request, user, backend=BACKEND)
     for hook in settings.SIGN_IN_HOOKS:
         import_string(hook)(request=request, user=user)
     request.session.set_expiry(None)  # a guest cart's 24 h gives way to the 30 min idle lifetime
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
+    with transaction.atomic(durable=True):
+        return issue_token(user=user)
 
 
 def sign_out(*, request: HttpRequest) -> None:
-    """End the session and revoke the caller's API token, everywhere at once."""
-    user = request.user
-    if user.is_authenticated:
+    """End this session, and revoke the API token the request came with (only that one)."""
+    holder = getattr(request, "auth", None)
+    if isinstance(holder, TokenHolder):
         with transaction.atomic(durable=True):
-            _revoke_tokens(user=user)
+            revoke_token(digest=holder.digest)
     logout(request)
 
 
-def change_password(*, request: HttpRequest, password: str) -> Token:
-    """Set the signed-in user's password: this session stays, every other one and the token end.
+def sign_out_everywhere(*, request: HttpRequest) -> None:
+    """End every session and revoke every API token of the signed-in user, this one included."""
+    user = request.user
+    with transaction.atomic(durable=True):
+        # The session hash mixes in the generation: sessions signed before no longer match.
+        User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+        revoke_all_tokens(user_pk=user.pk)
+    logout(request)
+
+
+def change_password(*, request: HttpRequest, password: str) -> IssuedToken:
+    """Set the signed-in user's password: this session stays, every other one and every token end.
 
     The caller gets a fresh token; its sessions elsewhere end through Django's session hash.
     """
     user = request.user
     with transaction.atomic(durable=True):
         _replace_password(user=user, password=password)
-        token = Token.objects.create(user=user)
+        token = issue_token(user=user)
     if SESSION_KEY in request.session:
         update_session_auth_hash(request, user)
     return token
@@ -92,7 +107,7 @@ def get_user_for_password_reset(*, uidb64: str, token: str) -> User:
 
 @transaction.atomic(durable=True)
 def reset_password(*, user: User, password: str) -> None:
-    """Set a new password from a reset link: every session and the API token of `user` end."""
+    """Set a new password from a reset link: every session and every API token of `user` end."""
     _replace_password(user=user, password=password)
 
 
@@ -100,15 +115,4 @@ def _replace_password(*, user: User, password: str) -> None:
     # Only the password column: `user` may come from the cache, a little behind the database.
     user.set_password(password)
     user.save(update_fields=["password"])
-    _revoke_tokens(user=user)
-
-
-def _revoke_tokens(*, user: User) -> None:
-    keys = list(Token.objects.filter(user=user).values_list("key", flat=True))
-    Token.objects.filter(key__in=keys).delete()
-    transaction.on_commit(partial(_forget_tokens, keys))
-
-
-def _forget_tokens(keys: list[str]) -> None:
-    for key in keys:
-        accounts_cache.forget_token(key)
+    revoke_all_tokens(user_pk=user.pk)

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
@@ -18,6 +19,7 @@ from shop.accounts.services import (
     send_password_reset,
     sign_in,
     sign_out,
+    sign_out_everywhere,
 )
 from shop.ratelimits import ratelimit
 
@@ -66,6 +68,14 @@ class SignInView(auth_views.LoginView):
 def sign_out_view(request: HttpRequest) -> HttpResponse:
     sign_out(request=request)
     messages.success(request, "You have signed out.")
+    return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+@require_POST
+@login_required
+def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
+    sign_out_everywhere(request=request)
+    messages.success(request, "You have signed out on every device.")
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 

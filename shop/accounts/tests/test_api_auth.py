@@ -3,9 +3,11 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 from shop.accounts.tests.conftest import PASSWORD, JSONClient, sign_in_by_session
+from shop.accounts.tokens import issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -27,10 +29,10 @@ def test_registering_returns_a_token_that_authenticates_me():
         "/api/v1/auth/register/", {"email": " Grace@Example.COM", "password": PASSWORD}
     )
     assert response.status_code == 201
-    assert response.json() == {
-        "token": Token.objects.get(user__email="grace@example.com").key,
-        "email": "grace@example.com",
-    }
+    assert response.json().keys() == {"token", "expiry", "email"}
+    assert response.json()["email"] == "grace@example.com"
+    stored = AuthToken.objects.get(user__email="grace@example.com")
+    assert stored.digest == hash_token(response.json()["token"])  # the key itself is not kept
     me = token_client(response.json()["token"]).get("/api/v1/auth/me/")
     assert me.status_code == 200
     assert me.json() == {
@@ -140,12 +142,14 @@ def test_registering_with_a_form_body_is_a_415(api_client):
 # --- Login, logout and me -------------------------------------------------------------------
 
 
-def test_logging_in_returns_the_accounts_token(api_client, shopper):
+def test_logging_in_returns_a_token_of_its_own(api_client, shopper):
     response = api_client.post(
         "/api/v1/auth/login/", {"email": "ADA@example.com", "password": PASSWORD}
     )
     assert response.status_code == 200
-    assert response.json() == {"token": Token.objects.get(user=shopper).key, "email": shopper.email}
+    assert response.json().keys() == {"token", "expiry", "email"}
+    assert response.json()["email"] == shopper.email
+    assert AuthToken.objects.get(user=shopper).digest == hash_token(response.json()["token"])
 
 
 @pytest.mark.parametrize(
@@ -161,7 +165,7 @@ def test_logging_in_with_bad_credentials_never_says_which_was_wrong(
         "detail": "Invalid e-mail or password.",
         "code": "invalid_credentials",
     }
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_an_inactive_account_cannot_log_in(api_client, shopper):
@@ -192,7 +196,7 @@ def test_logging_out_revokes_the_token(shopper, django_capture_on_commit_callbac
     response = client.get("/api/v1/auth/me/")
     assert response.status_code == 401
     assert response.json() == {"detail": "Invalid token.", "code": "authentication_failed"}
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_logging_out_ends_the_session(api_client, shopper, django_capture_on_commit_callbacks):
@@ -210,7 +214,7 @@ def test_logging_out_needs_authentication(api_client):
 
 
 def test_a_known_token_resolves_without_a_query_once_cached(shopper, django_assert_num_queries):
-    client = token_client(Token.objects.create(user=shopper).key)
+    client = token_client(issue_token(user=shopper).key)
     assert client.get("/api/v1/auth/me/").status_code == 200
     with django_assert_num_queries(0):
         response = client.get("/api/v1/auth/me/")
@@ -257,7 +261,7 @@ def test_after_a_password_change_only_the_new_password_logs_in(
 
 
 def test_a_password_change_replaces_the_token(shopper, django_capture_on_commit_callbacks):
-    old_key = Token.objects.create(user=shopper).key
+    old_key = issue_token(user=shopper).key
     client = token_client(old_key)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -351,7 +355,7 @@ def test_the_reset_link_sets_a_new_password_once(
 def test_a_password_reset_revokes_the_token(
     api_client, shopper, django_capture_on_commit_callbacks
 ):
-    client = token_client(Token.objects.create(user=shopper).key)
+    client = token_client(issue_token(user=shopper).key)
     assert client.get("/api/v1/auth/me/").status_code == 200
     link = request_reset_link(api_client, shopper.email)
     with django_capture_on_commit_callbacks(execute=True):
@@ -408,6 +412,7 @@ def test_the_schema_documents_every_auth_operation(api_client):
         "auth_register",
         "auth_login",
         "auth_logout",
+        "auth_logout_everywhere",
         "auth_me",
         "auth_password_change",
         "auth_password_reset",
