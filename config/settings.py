@@ -322,6 +322,8 @@ RATELIMIT_IP_META_KEY = "shop.ratelimits.client_ip"
 # --- Security (production) ------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+# The https redirect goes to the public host, not to whatever Host the request named (issue 12).
+SECURE_SSL_HOST = SHOP_PUBLIC_HOST if PRODUCTION else None
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION

@@ -52,3 +52,4 @@ STATIC_ROOT = None  # WhiteNoise serves from the app folders (WHITENOISE_USE_FIN
 WHITENOISE_USE_FINDERS = True
 CELERY_BROKER_URL = ""
 CELERY_TASK_ALWAYS_EAGER = True
+READYZ_CACHE_SECONDS = 0  # every /readyz checks again; shop/tests/test_health.py sets 1
