@@ -26,6 +26,8 @@ migrate: venv ## Apply database migrations
 seed: migrate ## Seed the demo catalog (SEED_PRODUCTS, default 3000)
 	$(BIN)/python manage.py seed_catalog --products $(SEED_PRODUCTS)
 
+# Its absolute links (the API's `next`, e-mails) name the port it serves on (issue 12).
+run: export SHOP_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: seed ## Serve the shop at http://127.0.0.1:8000 on embedded defaults (SQLite, a shared file cache)
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py ensure_operator
@@ -46,6 +48,7 @@ lint: venv ## ruff, migrations up to date, import layers, a valid OpenAPI schema
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	SHOP_PRODUCTION=1 DJANGO_SECRET_KEY=lint-only-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
 		DJANGO_ALLOWED_HOSTS=shop.example DATABASE_URL=sqlite:///:memory: \
+		EMAIL_URL=smtp+tls://shop@mail.example:587 SHOP_PUBLIC_URL=https://shop.example \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 format: venv ## Format and auto-fix the code

@@ -43,7 +43,8 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 STOCK_LEVELS = {"out": "Out of stock", "low": "Low", "in": "In stock"}
-STOCK_LEVEL_COLOURS = {"out": "#ba2121", "low": "#b36b00"}  # red, amber; in stock: unmarked
+# Red, amber (catalog/static/catalog/admin.css); in stock: unmarked.
+STOCK_LEVEL_CLASSES = {"out": "stock-out", "low": "stock-low"}
 
 
 def stock_level(product: Product) -> str:
@@ -126,6 +127,9 @@ class ProductAdmin(admin.ModelAdmin):
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 
+    class Media:
+        css = {"all": ["catalog/admin.css"]}
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
         return super().get_queryset(request).defer("search_vector")
 
@@ -142,7 +146,7 @@ class ProductAdmin(admin.ModelAdmin):
         if not product.image:
             return "—"
         return format_html(
-            '<img src="{}" alt="" width="40" height="40" style="object-fit:cover">',
+            '<img src="{}" alt="" width="40" height="40" class="product-thumbnail">',
             product.image.url,
         )
 
@@ -150,15 +154,15 @@ class ProductAdmin(admin.ModelAdmin):
     def image_preview(self, product: Product) -> str:
         if not product.image:
             return "No image"
-        return format_html('<img src="{}" alt="" style="max-width:240px">', product.image.url)
+        return format_html('<img src="{}" alt="" class="product-preview">', product.image.url)
 
     @admin.display(description="Stock level", ordering="stock")
     def stock_badge(self, product: Product) -> str:
         level = stock_level(product)
-        if level not in STOCK_LEVEL_COLOURS:
+        if level not in STOCK_LEVEL_CLASSES:
             return STOCK_LEVELS[level]
         return format_html(
-            '<strong style="color:{}">{}</strong>', STOCK_LEVEL_COLOURS[level], STOCK_LEVELS[level]
+            '<strong class="{}">{}</strong>', STOCK_LEVEL_CLASSES[level], STOCK_LEVELS[level]
         )
 
     @admin.display(description="Stock history")

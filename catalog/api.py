@@ -20,6 +20,7 @@ from catalog.selectors import (
     get_product_page,
 )
 from shop.api import WholeNumberField
+from shop.links import absolute_url
 from shop.ratelimits import ratelimit
 
 # --- Input --------------------------------------------------------------------------------
@@ -115,9 +116,7 @@ class ProductOutput(serializers.Serializer):
     category = CategoryRefOutput()
 
     def get_image(self, product: dict) -> str | None:
-        request = self.context.get("request")
-        url = product["image"]
-        return (request.build_absolute_uri(url) if request else url) if url else None
+        return absolute_url(product["image"]) if product["image"] else None
 
 
 class ProductDetailOutput(ProductOutput):
@@ -149,7 +148,7 @@ ProductPageOutput = inline_serializer(
 
 
 def _page_response(request: Request, page: dict) -> Response:
-    url = request.build_absolute_uri()
+    url = absolute_url(request.get_full_path())
     number = page["page"]
     return Response(
         {
@@ -158,7 +157,7 @@ def _page_response(request: Request, page: dict) -> Response:
             if number < page["num_pages"]
             else None,
             "previous": replace_query_param(url, "page", number - 1) if number > 1 else None,
-            "results": ProductOutput(page["results"], many=True, context={"request": request}).data,
+            "results": ProductOutput(page["results"], many=True).data,
         }
     )
 
@@ -198,7 +197,7 @@ class ProductDetailView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         product = get_product_detail(slug=slug)
-        return Response(ProductDetailOutput(product, context={"request": request}).data)
+        return Response(ProductDetailOutput(product).data)
 
 
 class SearchView(APIView):

@@ -19,12 +19,15 @@ cluster/templates/ (PostgreSQL, Redis) and nginx/ (the load balancer).
 The app processes get a clean environment (never the caller's DATABASE_URL or
 DJANGO_SETTINGS_MODULE, which would split the replicas): the cluster's own variables below,
 plus any RATELIMIT_* variable set when `up` runs (for a load test), remembered for later starts.
+SHOP_MONITORING_NETWORKS (comma-separated addresses or CIDR networks) set when `up` runs may read
+/readyz through nginx besides loopback; it is remembered too.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
+import ipaddress
 import json
 import os
 import pwd
@@ -61,6 +64,8 @@ REPLICA_PORT = 15433
 REDIS_PORT = 16379
 APP_PORT_BASE = 18000  # replica K listens on 18000 + K
 NGINX_PORT = 18080
+# Where shoppers reach the cluster: the app's absolute links and the Host nginx sends upstream.
+PUBLIC_HOST = f"{HOST}:{NGINX_PORT}"
 MAX_REPLICAS = NGINX_PORT - APP_PORT_BASE - 1
 DEFAULT_REPLICAS = 3
 
@@ -371,6 +376,7 @@ def app_environment(settings: dict, replica: str = "cluster") -> dict[str, str]:
             # The client address comes from nginx's X-Real-IP (nginx/proxy.conf replaces it).
             "SHOP_TRUSTED_PROXY_HEADER": "HTTP_X_REAL_IP",
             "SHOP_REPLICA_NAME": replica,
+            "SHOP_PUBLIC_URL": f"http://{PUBLIC_HOST}",
             "EMAIL_URL": f"filemail:///{STATE / 'mail'}",
             "LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
@@ -566,8 +572,22 @@ def start_celery(settings: dict) -> None:
         log(f"  celery-beat started (pid {BEAT.pid()})")
 
 
-def render_nginx(replicas: int) -> bool:
-    """Render nginx/ for this many replicas; return whether any file changed."""
+def monitoring_networks(value: str) -> list[str]:
+    """Parse SHOP_MONITORING_NETWORKS: addresses or networks, comma-separated; refuse others."""
+    networks = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ClusterError(
+                f"SHOP_MONITORING_NETWORKS: {item!r} is not an address or network"
+            ) from None
+    return networks
+
+
+def render_nginx(settings: dict) -> bool:
+    """Render nginx/ for the cluster's replicas; return whether any file changed."""
+    replicas = settings["replicas"]
     conf_dir = NGINX_DIR / "conf"
     values = {
         "NGINX_DIR": str(NGINX_DIR),
@@ -578,6 +598,9 @@ def render_nginx(replicas: int) -> bool:
         "STATIC_ROOT": str(STATIC_ROOT),
         "MEDIA_ROOT": str(MEDIA_ROOT),
         "APP_ADDRESS": [f"{HOST}:{APP_PORT_BASE + number}" for number in range(1, replicas + 1)],
+        "PUBLIC_HOST": PUBLIC_HOST,
+        # The balancer (nginx itself, and so loopback, here) and the monitoring networks.
+        "READYZ_ALLOW": [HOST, *settings.get("monitoring_networks", [])],
     }
     changed = False
     for template in sorted((ROOT / "nginx").glob("*.conf")):
@@ -591,9 +614,10 @@ def nginx_command(*arguments: str) -> list:
     return [nginx_binary(), "-p", f"{NGINX_DIR}/", "-c", conf, "-e", errors, *arguments]
 
 
-def start_nginx(replicas: int) -> None:
+def start_nginx(settings: dict) -> None:
+    replicas = settings["replicas"]
     (NGINX_DIR / "tmp").mkdir(parents=True, exist_ok=True)
-    changed = render_nginx(replicas)
+    changed = render_nginx(settings)
     if NGINX.running():
         if changed:
             run(nginx_command("-t", "-q"))
@@ -624,6 +648,10 @@ def up(replicas: int | None) -> None:
     # RATELIMIT_* of this `up` (none: the defaults), kept for replicas started later.
     environment = {name: value for name, value in os.environ.items() if PASSED_THROUGH.match(name)}
     settings["environment"] = environment
+    if "SHOP_MONITORING_NETWORKS" in os.environ:
+        settings["monitoring_networks"] = monitoring_networks(
+            os.environ["SHOP_MONITORING_NETWORKS"]
+        )
     replicas = settings["replicas"]
     for directory in (STATE, RUN, LOGS, PG_DIR, STATIC_ROOT, MEDIA_ROOT, STATE / "mail"):
         directory.mkdir(parents=True, exist_ok=True)
@@ -644,7 +672,7 @@ def up(replicas: int | None) -> None:
     started = [launch_app(settings, number) for number in range(1, replicas + 1)]
     wait_for_apps([service for service in started if service])
     start_celery(settings)
-    start_nginx(replicas)
+    start_nginx(settings)
     for service in _stray_apps(replicas):  # after nginx has stopped sending them requests
         stop_process(service)
         log(f"  {service.name} stopped (beyond {replicas} replicas)")

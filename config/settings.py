@@ -8,8 +8,11 @@ every variable.
 import socket
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -39,6 +42,8 @@ INSTALLED_APPS = [
     "knox",  # API tokens: expiring, one per sign-in, stored as SHA-512 digests
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "shop",
     "shop.accounts",
     "catalog",
@@ -49,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "shop.observability.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "shop.db_router.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -208,13 +214,54 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- E-mail ---------------------------------------------------------------------------------
 # consolemail:// in development; smtp+tls://user:password@host:587 (or filemail:///path) otherwise.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# Production refuses to start without one that delivers: console, locmem (memorymail) and dummy
+# backends would put live reset links and customers' orders in the logs, or nowhere (issue 12).
+EMAIL_CONFIG = (
+    env.email_url("EMAIL_URL")
+    if PRODUCTION
+    else env.email_url("EMAIL_URL", default="consolemail://")
+)
 vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, ... (django-environ)
+UNDELIVERED_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+if PRODUCTION and EMAIL_CONFIG["EMAIL_BACKEND"] in UNDELIVERED_EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL names a backend that delivers no mail ({EMAIL_CONFIG['EMAIL_BACKEND']}); "
+        "production needs smtp://, smtp+tls:// or smtps:// (or filemail:// into a spool)."
+    )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Shop <shop@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+
+def _public_url(value: str) -> str:
+    """Return the shop's public base URL without its trailing slash, or refuse a wrong one."""
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ImproperlyConfigured(
+            f"SHOP_PUBLIC_URL must be http(s)://host[:port] with no path, not {value!r}."
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 # Where shoppers reach the shop: every absolute link (e-mails, the API's `next`) starts with it,
-# never with the request's Host header, which a client writes (issue 12).
-SHOP_PUBLIC_URL = env.str("SHOP_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# never with the request's Host header, which a client writes (issue 12). The cluster's nginx
+# sends its host upstream as the Host of every request. Production must name it.
+SHOP_PUBLIC_URL = _public_url(
+    env.str("SHOP_PUBLIC_URL")
+    if PRODUCTION
+    else env.str("SHOP_PUBLIC_URL", default="http://127.0.0.1:8000")
+)
+SHOP_PUBLIC_HOST = urlsplit(SHOP_PUBLIC_URL).netloc
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -273,6 +320,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files from this origin (drf-spectacular-sidecar), so the CSP names no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Request bodies get components of their own, where a text field that refuses "" says
     # minLength: 1; output fields may well be empty (issue 11).
     "COMPONENT_SPLIT_REQUEST": True,
@@ -335,6 +385,8 @@ RATELIMIT_IP_META_KEY = "shop.ratelimits.client_ip"
 # --- Security (production) ------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+# The https redirect goes to the public host, not to whatever Host the request named (issue 12).
+SECURE_SSL_HOST = SHOP_PUBLIC_HOST if PRODUCTION else None
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION
@@ -345,12 +397,32 @@ SESSION_COOKIE_HTTPONLY = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_BYTES", default=1024 * 1024)
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# The Content-Security-Policy of every answer from Django (django-csp), `make run` and behind any
+# proxy alike: this origin only, no inline script or style. Two kinds of page widen it for
+# themselves with csp_update: the API docs (Swagger UI's inline <style>; its files come from
+# drf-spectacular-sidecar, not a CDN) and the plain error pages, whose inline style renders even
+# when static files are the problem (shop/views.py). nginx adds one only to what Django never
+# answers: files from disk and its own refusals (nginx/security_headers.conf).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "style-src": [SELF],
+        "script-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Observability --------------------------------------------------------------------------
 # Every response names the replica that served it (X-Served-By), and so does every log line.
 SHOP_REPLICA_NAME = env.str("SHOP_REPLICA_NAME", default=socket.gethostname())
 # /metrics answers 127.0.0.1 and ::1 directly, and anyone sending "Authorization: Bearer <token>".
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Each process remembers its /readyz answer this long: a flood of probes costs nothing more.
+READYZ_CACHE_SECONDS = env.float("READYZ_CACHE_SECONDS", default=1.0)
 # PROMETHEUS_MULTIPROC_DIR, read by prometheus_client itself: under several gunicorn workers, an
 # existing directory, emptied before start, where each process writes its metrics.
 

@@ -3,12 +3,19 @@
 import json
 from functools import cache
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 
+# The plain pages (plain_error.html) carry their own <style>: they must render with no static
+# files, and nothing on them runs or comes from a client (settings.CONTENT_SECURITY_POLICY).
+plain_page_policy = csp_update({"style-src": [UNSAFE_INLINE]})
 
+
+@plain_page_policy
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     # Django answers here before the middleware has run (an unknown Host is refused on the way
     # in), so nothing may read the user, the session or the database: a plain page (issue 11).
@@ -27,6 +34,7 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return render(request, "404.html", status=404)
 
 
+@plain_page_policy
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Server error.", "code": "server_error"}, status=500)
@@ -47,6 +55,7 @@ def uri_too_long_answer(*, api: bool) -> tuple[str, bytes]:
     return "text/html; charset=utf-8", loader.get_template("414.html").render().encode()
 
 
+@plain_page_policy
 def uri_too_long(request: HttpRequest) -> HttpResponse:
     content_type, body = uri_too_long_answer(api=request.path.startswith("/api/"))
     return HttpResponse(body, content_type=content_type, status=414)

@@ -52,3 +52,6 @@ STATIC_ROOT = None  # WhiteNoise serves from the app folders (WHITENOISE_USE_FIN
 WHITENOISE_USE_FINDERS = True
 CELERY_BROKER_URL = ""
 CELERY_TASK_ALWAYS_EAGER = True
+# Absolute links as the test client's own host, so that tests can follow them.
+SHOP_PUBLIC_URL = "http://testserver"
+READYZ_CACHE_SECONDS = 0  # every /readyz checks again; shop/tests/test_health.py sets 1

@@ -21,6 +21,8 @@ def test_the_deploy_checks_pass_in_production_mode():
         DJANGO_SECRET_KEY="a-long-random-secret-for-the-deploy-check-0123456789abcdefghij",
         DJANGO_ALLOWED_HOSTS="shop.example",
         DATABASE_URL="sqlite:///:memory:",
+        EMAIL_URL="smtp+tls://shop:secret@mail.example:587",
+        SHOP_PUBLIC_URL="https://shop.example",
     )
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -23,6 +23,28 @@ def test_product_list_has_the_contract_page_shape(api_client):
     assert len(body["results"]) == 2
 
 
+@pytest.mark.parametrize("path", ["/api/v1/products/", "/api/v1/search/?q=lamp"])
+def test_a_host_with_a_port_puts_no_port_into_the_api_links(api_client, settings, path):
+    # Issue 12: `Host: testserver:1337` went into `next`, `previous` and the pictures' URLs.
+    settings.SHOP_PUBLIC_URL = "https://shop.example"
+    ProductFactory.create_batch(3, title="Desk lamp", image="products/lamp.png")
+    separator = "&" if "?" in path else "?"
+    response = api_client.get(f"{path}{separator}page=2&page_size=1", HTTP_HOST="testserver:1337")
+    body = response.json()
+    assert body["next"].startswith("https://shop.example/api/v1/")
+    assert "page=3&page_size=1" in body["next"]
+    assert body["previous"].startswith("https://shop.example/api/v1/")
+    assert body["results"][0]["image"] == "https://shop.example/media/products/lamp.png"
+    assert "1337" not in response.content.decode()
+
+
+def test_a_product_picture_links_to_the_public_url(api_client, settings):
+    settings.SHOP_PUBLIC_URL = "https://shop.example"
+    ProductFactory(slug="desk-lamp", image="products/lamp.png")
+    body = api_client.get("/api/v1/products/desk-lamp/", HTTP_HOST="testserver:1337").json()
+    assert body["image"] == "https://shop.example/media/products/lamp.png"
+
+
 def test_product_detail_has_the_contract_fields(api_client):
     product = ProductFactory(slug="blue-kettle", price=Decimal("1299.00"), stock=7)
     response = api_client.get("/api/v1/products/blue-kettle/")

@@ -5,6 +5,7 @@ import http.client
 import json
 import re
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -47,7 +48,69 @@ def test_every_response_carries_the_security_headers(shopper):
         assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
         assert headers.get_all("X-Frame-Options") == ["DENY"]
         assert headers["Referrer-Policy"] == "same-origin"
-        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert len(headers.get_all("Content-Security-Policy")) == 1
+
+
+def test_the_apps_pages_carry_djangos_policy_once_also_from_the_micro_cache(shopper):
+    path = f"/api/v1/categories/?probe={uuid.uuid4().hex}"
+    first, second = shopper.get(path), shopper.get(path)
+
+    assert second.headers["X-Cache-Status"] == "HIT"
+    for reply in (first, second, shopper.get("/no-such-page/")):
+        (policy,) = reply.headers.get_all("Content-Security-Policy")
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy
+
+
+def test_files_from_disk_get_nginxs_policy_under_which_nothing_runs(shopper):
+    (policy,) = shopper.get("/static/admin/css/base.css").headers.get_all("Content-Security-Policy")
+
+    assert policy == "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+
+def _get_with_host(path: str, host: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", 18080, timeout=30)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_host_with_a_port_reaches_no_link_and_no_one_elses_answer(shopper):
+    # Issue 12: the micro-cache key dropped the port the app put into `next`, so one request
+    # with `Host: <host>:1337` poisoned the answer every anonymous client got for 5 s.
+    path = f"/api/v1/products/?page_size=1&probe={uuid.uuid4().hex}"
+    status, poisoned = _get_with_host(path, "127.0.0.1:1337")
+    clean = shopper.get(path)
+
+    assert status == 200 and clean.status == 200
+    assert clean.headers["X-Cache-Status"] == "HIT"  # the same entry: so it must be clean
+    for body in (poisoned, clean.body):
+        assert b"1337" not in body
+        assert json.loads(body)["next"].startswith("http://127.0.0.1:18080/api/v1/products/?")
+
+
+def _get_from(address: str, path: str) -> tuple[int, bytes]:
+    """GET through nginx from another loopback address than 127.0.0.1 (Linux routes 127/8)."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", 18080, timeout=30, source_address=(address, 0)
+    )
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_readyz_answers_the_balancer_and_refuses_other_addresses():
+    status, body = _get_from("127.0.0.1", "/readyz")
+    assert status == 200
+    assert set(json.loads(body)["checks"].values()) == {"ok"}
+
+    assert _get_from("127.0.0.2", "/readyz")[0] == 403
+    assert _get_from("127.0.0.2", "/healthz")[0] == 200  # liveness says nothing: public
 
 
 def test_a_flood_from_one_address_gets_429_from_nginx():
