@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class ShopConfig(AppConfig):
     name = "shop"
     verbose_name = "Shop"
+
+
+class ShopAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin, with the shop's admin site as `admin.site`."""
+
+    default = False  # "shop" itself is ShopConfig
+    default_site = "shop.admin.ShopAdminSite"
