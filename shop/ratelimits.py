@@ -283,12 +283,8 @@ def take_password_attempt(request: HttpRequest, *, account: str | None) -> Passw
             continue  # no account named: the address alone is counted
         requests, seconds = current_rate(name)
         window_end = _window_end(value, seconds)
-        key = (
-            "rl:pw:"
-            + hashlib.sha256(
-                f"{name}/{requests}/{seconds}/{value}/{window_end}".encode()
-            ).hexdigest()
-        )
+        count_of = f"{name}/{requests}/{seconds}/{value}/{window_end}"  # a new rate: a new count
+        key = "rl:pw:" + hashlib.sha256(count_of.encode()).hexdigest()
         count = _add_one(cache, key, timeout=seconds + 5)
         if count is None:
             continue

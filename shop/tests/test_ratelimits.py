@@ -369,7 +369,8 @@ def test_ratelimit_scale_multiplies_every_limit(settings, ada):
         assert login(client, f"nobody{number}@example.com").status_code == 400
 
     assert_api_429(
-        login(client, "ada@example.com"), "10 failed password attempts from one address per 15 minutes"
+        login(client, "ada@example.com"),
+        "10 failed password attempts from one address per 15 minutes",
     )
 
 

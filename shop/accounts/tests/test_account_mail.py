@@ -73,7 +73,9 @@ def test_the_6th_reset_from_one_address_is_a_429_whatever_the_email(shopper):
     for number in range(5):
         assert ask_reset(f"someone{number}@example.com").status_code == 202
 
-    response = Client(REMOTE_ADDR="10.0.0.1").post("/accounts/password/reset/", {"email": "ada@example.com"})
+    response = Client(REMOTE_ADDR="10.0.0.1").post(
+        "/accounts/password/reset/", {"email": "ada@example.com"}
+    )
 
     assert response.status_code == 429  # the storefront's form counts in the same allowance
     assert "at most 5 password resets from one address per hour" in response.content.decode()
