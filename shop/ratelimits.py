@@ -96,7 +96,10 @@ def signed_in_account(request: HttpRequest) -> str | None:
 
 
 def reset_link_account(request: HttpRequest) -> str | None:
-    """Return the account a reset link names by its uid: the API's `uid`, the page's `uidb64`."""
+    """Return the account a reset link names by its uid: the API's `uid`, the page's `uidb64`.
+
+    Keyed by the account's pk (no query before the check), so apart from its sign-in count.
+    """
     if isinstance(request, Request):
         uid = request.data.get("uid") if isinstance(request.data, Mapping) else None
     else:
@@ -139,7 +142,7 @@ LIMITS = {
     "password_reset_account": Limit(
         "password resets for one e-mail address", submitted_reset_email, ["POST"]
     ),
-    # Failed password checks only, through @limit_password_checks (PASSWORD_LIMITS' keys).
+    # Failed password checks only, through @limit_password_checks; PASSWORD_LIMITS says whom.
     "login_ip": Limit("failed password attempts from one address", "ip"),
     "login_account_ip": Limit(
         "failed password attempts for one account from one address", "account+ip"
