@@ -29,7 +29,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Applications ---------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "shop.apps.ShopAdminConfig",  # django.contrib.admin, sign-in limited (shop/admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -174,6 +174,7 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="shop")
 CELERY_BEAT_SCHEDULE = {
     "delete-idle-carts": {"task": "carts.tasks.delete_idle_carts_task", "schedule": 15 * 60},
     "redeliver-events": {"task": "orders.tasks.redeliver_events_task", "schedule": 60},
+    "resend-account-mail": {"task": "shop.accounts.tasks.resend_mail_task", "schedule": 60},
     "cancel-expired-orders": {"task": "orders.tasks.cancel_expired_orders_task", "schedule": 60},
     "reconcile-card-payments": {
         "task": "orders.tasks.reconcile_card_payments_task",
@@ -344,6 +345,7 @@ ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 # An outbox event that fails waits OUTBOX_RETRY_SECONDS, doubled after each failure, and is
 # parked for an operator after OUTBOX_MAX_ATTEMPTS (60 s and 8: retries over about 2 hours).
+# The accounts' outgoing mail (reset links, shop/accounts/outbox.py) retries the same way.
 OUTBOX_RETRY_SECONDS = env.int("OUTBOX_RETRY_SECONDS", default=60)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 
@@ -369,9 +371,17 @@ RATELIMITS = {
     "search": env.str("RATELIMIT_SEARCH", default="60/m"),
     "add_to_cart": env.str("RATELIMIT_ADD_TO_CART", default="30/m"),
     "place_order": env.str("RATELIMIT_PLACE_ORDER", default="5/m"),
-    "login_ip": env.str("RATELIMIT_LOGIN_IP", default="5/15m"),
-    "login_account": env.str("RATELIMIT_LOGIN_ACCOUNT", default="5/15m"),  # the e-mail sent
     "registration": env.str("RATELIMIT_REGISTRATION", default="10/d"),  # per address only
+    # Password reset e-mails asked for, per client address and per e-mail address asked about.
+    "password_reset_ip": env.str("RATELIMIT_PASSWORD_RESET_IP", default="5/h"),
+    "password_reset_account": env.str("RATELIMIT_PASSWORD_RESET_ACCOUNT", default="5/h"),
+    # Failed password checks only (sign-in on the storefront, API and admin, password change,
+    # a reset link's token), shared by them all (issue 12): per client address, per account
+    # from one address (an attacker elsewhere cannot lock its owner out), and per account from
+    # any address, a slower backstop against a guesser with many addresses.
+    "login_ip": env.str("RATELIMIT_LOGIN_IP", default="5/15m"),
+    "login_account_ip": env.str("RATELIMIT_LOGIN_ACCOUNT_IP", default="5/15m"),
+    "login_account": env.str("RATELIMIT_LOGIN_ACCOUNT", default="100/h"),
 }
 RATELIMIT_USE_CACHE = "default"
 # Redis unreachable (the cache ignores its errors): let requests through uncounted rather than

@@ -5,7 +5,7 @@ environment can raise them (`RATELIMIT_SCALE`) or switch them off (`RATELIMIT_EN
 test. django-ratelimit counts in the default cache, Redis when REDIS_URL is set: every replica of
 the app adds to one count per client, so landing on several replicas buys no extra allowance.
 Views that share a name share a count: the storefront's catalog pages and the API's products
-draw on one "browsing" allowance, both sign-in forms on the same two "login" ones.
+draw on one "browsing" allowance, both password reset forms on the same two "password_reset" ones.
 
     @ratelimit("add_to_cart")                       # a storefront view
     @method_decorator(ratelimit("add_to_cart"))     # a DRF handler method
@@ -13,22 +13,38 @@ draw on one "browsing" allowance, both sign-in forms on the same two "login" one
 A request over a limit raises `RateLimited` before the view runs, so it changes nothing; the API's
 exception handler answers a JSON 429 and ShopErrorMiddleware the storefront's 429 page, both with
 Retry-After.
+
+Passwords are different (issue 12): every place that checks one (sign-in on the storefront, the
+API and the admin, password change, a reset link's token) counts failed checks only, with
+`@limit_password_checks`, in three counts they all share: per client address (`login_ip`), per
+account and address (`login_account_ip`: an attacker elsewhere cannot spend the owner's budget)
+and per account from anywhere (`login_account`, a slower backstop against a guesser with many
+addresses). A check takes its place in each count before it runs and gives it back when it
+passes, so parallel guesses cannot all slip through before the first failure is counted, and
+a right password never leads to a 429 by itself.
 """
 
+import contextlib
+import hashlib
 import ipaddress
 import math
 import re
+import time
 import unicodedata
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest
+from django.utils.http import urlsafe_base64_decode
 from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
 PERIOD_SECONDS = {"s": 1, "m": 60, "h": 60 * 60, "d": 24 * 60 * 60}
@@ -56,17 +72,50 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "0.0.0.0"
 
 
-def submitted_account(group: str, request: HttpRequest) -> str:
-    """Key sign-in attempts by the e-mail they name (lower-case), else by the client's address.
+def signing_in_account(request: HttpRequest) -> str | None:
+    """Return the e-mail a sign-in names (lower-case), else None.
 
     Each sign-in form is read by the field it authenticates: the API's `email`, the storefront's
-    `username` (Django's AuthenticationForm), so no second field can dodge the count.
+    and the admin's `username` (Django's AuthenticationForm), so no second field can dodge the
+    count.
     """
     if isinstance(request, Request):
         body, field = request.data, "email"
     else:
         body, field = request.POST, "username"
     email = body.get(field) if isinstance(body, Mapping) else None
+    if isinstance(email, str) and email.strip():
+        return "account:" + unicodedata.normalize("NFKC", email).strip().lower()
+    return None
+
+
+def signed_in_account(request: HttpRequest) -> str | None:
+    """Return the signed-in user's account (a password change checks the old password)."""
+    user = request.user
+    return f"account:{user.email.lower()}" if user.is_authenticated else None
+
+
+def reset_link_account(request: HttpRequest) -> str | None:
+    """Return the account a reset link names by its uid: the API's `uid`, the page's `uidb64`.
+
+    Keyed by the account's pk (no query before the check), so apart from its sign-in count.
+    """
+    if isinstance(request, Request):
+        uid = request.data.get("uid") if isinstance(request.data, Mapping) else None
+    else:
+        uid = request.resolver_match.kwargs.get("uidb64") if request.resolver_match else None
+    if not isinstance(uid, str) or not uid.strip():
+        return None
+    try:  # one account, however its uid is padded or encoded
+        return "user:" + urlsafe_base64_decode(uid.strip()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return "uid:" + uid.strip()
+
+
+def submitted_reset_email(group: str, request: HttpRequest) -> str:
+    """Key password reset requests by the e-mail they name (lower-case), else by the address."""
+    body = request.data if isinstance(request, Request) else request.POST
+    email = body.get("email") if isinstance(body, Mapping) else None
     if isinstance(email, str) and email.strip():
         return "account:" + unicodedata.normalize("NFKC", email).strip().lower()
     return "ip:" + client_ip(request)
@@ -88,9 +137,23 @@ LIMITS = {
     "search": Limit("searches", "user_or_ip"),
     "add_to_cart": Limit("adds to cart", "user_or_ip", ["POST"]),
     "place_order": Limit("orders", "user_or_ip", ["POST"]),
-    "login_ip": Limit("sign-in attempts from one address", "ip", ["POST"]),
-    "login_account": Limit("sign-in attempts for one account", submitted_account, ["POST"]),
     "registration": Limit("registrations from one address", "ip", ["POST"]),
+    "password_reset_ip": Limit("password resets from one address", "ip", ["POST"]),
+    "password_reset_account": Limit(
+        "password resets for one e-mail address", submitted_reset_email, ["POST"]
+    ),
+    # Failed password checks only, through @limit_password_checks; PASSWORD_LIMITS says whom.
+    "login_ip": Limit("failed password attempts from one address", "ip"),
+    "login_account_ip": Limit(
+        "failed password attempts for one account from one address", "account+ip"
+    ),
+    "login_account": Limit("failed password attempts for one account", "account"),
+}
+# Who each password limit counts, from the account checked and the client's address.
+PASSWORD_LIMITS: dict[str, Callable[[str | None, str], str | None]] = {
+    "login_ip": lambda account, address: address,
+    "login_account_ip": lambda account, address: account and f"{account} from {address}",
+    "login_account": lambda account, address: account,
 }
 
 
@@ -174,6 +237,8 @@ def ratelimit(*names: str):
     for name in names:
         if name not in LIMITS:
             raise KeyError(f"No rate limit named {name!r}: see shop/ratelimits.py LIMITS")
+        if name in PASSWORD_LIMITS:
+            raise KeyError(f"{name!r} counts failures: use @limit_password_checks")
 
     def decorator(view):
         @wraps(view)
@@ -184,3 +249,107 @@ def ratelimit(*names: str):
         return limited_view
 
     return decorator
+
+
+# --- Failed password checks -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PasswordAttempt:
+    """A password check's place in each count, taken before the check runs."""
+
+    keys: tuple[str, ...]
+
+    def passed(self) -> None:
+        """Give the places back: a right password spends nothing of anyone's budget."""
+        cache = caches[settings.RATELIMIT_USE_CACHE]
+        for key in self.keys:
+            with contextlib.suppress(ValueError):  # the window ended, and its count with it
+                cache.decr(key)
+
+
+def take_password_attempt(request: HttpRequest, *, account: str | None) -> PasswordAttempt:
+    """Count a password check before it runs; raise RateLimited, counting nothing, if over a limit.
+
+    The count is taken first (one atomic add-or-increment each) so that fifty guesses sent at
+    once cannot all be checked before the first failure is recorded: exact, not eventually.
+    Redis down: that count is unknown and the check goes ahead (RATELIMIT_FAIL_OPEN).
+    """
+    if not settings.RATELIMIT_ENABLE:
+        return PasswordAttempt(keys=())
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    address = _counted_address(request)
+    taken: list[str] = []
+    for name, whom in PASSWORD_LIMITS.items():
+        value = whom(account, address)
+        if value is None:
+            continue  # no account named: the address alone is counted
+        requests, seconds = current_rate(name)
+        window_end = _window_end(value, seconds)
+        count_of = f"{name}/{requests}/{seconds}/{value}/{window_end}"  # a new rate: a new count
+        key = "rl:pw:" + hashlib.sha256(count_of.encode()).hexdigest()
+        count = _add_one(cache, key, timeout=seconds + 5)
+        if count is None:
+            continue
+        taken.append(key)
+        if count > requests:
+            PasswordAttempt(keys=tuple(taken)).passed()  # refused unchecked: not a failure
+            retry_after = max(1, window_end - int(time.time()))
+            raise RateLimited(name, requests, seconds, retry_after=retry_after)
+    return PasswordAttempt(keys=tuple(taken))
+
+
+def limit_password_checks(
+    account: Callable[[HttpRequest], str | None], methods: Collection[str] = ("POST",)
+):
+    """Decorate a view that checks a password or a reset token: count the checks that fail.
+
+    `account(request)` names the account checked; requests by other `methods` (showing the form)
+    are not counted. The view passes when it answers a DRF response under 300 (the API raises its
+    refusals) or a redirect (a form redirects on success and shows itself again with its errors);
+    anything else, an exception included, is a failure.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def limited_view(request, *args, **kwargs):
+            if request.method not in methods:
+                return view(request, *args, **kwargs)
+            attempt = take_password_attempt(request, account=account(request))
+            response = view(request, *args, **kwargs)
+            if isinstance(response, Response):
+                passed = response.status_code < 300
+            else:
+                passed = response.status_code in (301, 302, 303)
+            if passed:
+                attempt.passed()
+            return response
+
+        return limited_view
+
+    return decorator
+
+
+def _counted_address(request: HttpRequest) -> str:
+    # As django-ratelimit's "ip" key: an IPv6 client by its /64, which it can fill with addresses.
+    address = client_ip(request)
+    if ":" not in address:
+        return address
+    mask = getattr(settings, "RATELIMIT_IPV6_MASK", 64)
+    return str(ipaddress.ip_network(f"{address}/{mask}", strict=False).network_address)
+
+
+def _window_end(value: str, seconds: int) -> int:
+    # django-ratelimit's fixed windows: each key's window ends at its own offset in the period.
+    now = int(time.time())
+    end = now - now % seconds + zlib.crc32(value.encode()) % seconds
+    return end if end >= now else end + seconds
+
+
+def _add_one(cache, key: str, *, timeout: int) -> int | None:
+    if cache.add(key, 1, timeout):
+        return 1
+    try:
+        return cache.incr(key)  # django-redis: None when Redis is down (IGNORE_EXCEPTIONS)
+    except ValueError:
+        return None  # expired between the two calls: uncounted, as with Redis down

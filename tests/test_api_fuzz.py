@@ -42,9 +42,7 @@ PRICE_RANGE_UPSIDE_DOWN = Refusal(
 # By operation id.
 SCHEMA_VALID_BUT_REFUSED = {
     "auth_register": Refusal(
-        "an e-mail already registered, or a password Django's validators refuse (too common, "
-        "too like the e-mail, all digits)",
-        codes=frozenset({"email_taken"}),
+        "a password Django's validators refuse (too common, too like the e-mail, all digits)",
         fields=frozenset({"password"}),
     ),
     "auth_login": Refusal(

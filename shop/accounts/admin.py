@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
-from shop.accounts.models import User
+from shop.accounts.models import OutgoingMail, User
+from shop.admin import ReadOnlyAdmin
 
 
 class ShopUserCreationForm(UserCreationForm):
@@ -35,3 +36,12 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(OutgoingMail)
+class OutgoingMailAdmin(ReadOnlyAdmin):
+    """What the accounts' outbox sent, holds or parked (shop/accounts/outbox.py)."""
+
+    list_display = ["kind", "email", "created_at", "sent_at", "attempts", "parked_at"]
+    list_filter = ["kind", "parked_at"]
+    search_fields = ["email"]

@@ -17,6 +17,7 @@ from shop.accounts.services import (
     EMAIL_MAX_LENGTH,
     PASSWORD_MAX_LENGTH,
     change_password,
+    decoy_token,
     get_user_for_password_reset,
     register_user,
     reset_password,
@@ -26,7 +27,13 @@ from shop.accounts.services import (
     sign_out_everywhere,
 )
 from shop.api import StrictTextMixin, TextField
-from shop.ratelimits import ratelimit
+from shop.ratelimits import (
+    limit_password_checks,
+    ratelimit,
+    reset_link_account,
+    signed_in_account,
+    signing_in_account,
+)
 
 # --- Input --------------------------------------------------------------------------------
 
@@ -135,12 +142,15 @@ class RegisterView(APIView):
         body = RegisterInput(data=request.data)
         body.is_valid(raise_exception=True)
         user = register_user(**body.validated_data)
-        token = sign_in(request=request, user=user)
+        if user is None:  # the address has an account: its owner is e-mailed instead
+            token = decoy_token(email=body.validated_data["email"])
+        else:
+            token = sign_in(request=request, user=user)
         return Response(AuthOutput(token).data, status=status.HTTP_201_CREATED)
 
 
 class LoginView(APIView):
-    @method_decorator(ratelimit("login_ip", "login_account"))
+    @method_decorator(limit_password_checks(signing_in_account))
     @extend_schema(
         request=CredentialsInput,
         responses={200: AuthOutput, 400: ErrorOutput},
@@ -199,6 +209,7 @@ class MeView(APIView):
 class PasswordChangeView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @method_decorator(limit_password_checks(signed_in_account))
     @extend_schema(
         request=PasswordChangeInput,
         responses={200: AuthOutput, 400: ErrorOutput, 401: ErrorOutput},
@@ -213,6 +224,7 @@ class PasswordChangeView(APIView):
 
 
 class PasswordResetView(APIView):
+    @method_decorator(ratelimit("password_reset_ip", "password_reset_account"))
     @extend_schema(
         request=PasswordResetInput,
         responses={202: DetailOutput, 400: ErrorOutput},
@@ -222,7 +234,7 @@ class PasswordResetView(APIView):
     def post(self, request: Request) -> Response:
         body = PasswordResetInput(data=request.data)
         body.is_valid(raise_exception=True)
-        send_password_reset(request=request, email=body.validated_data["email"])
+        send_password_reset(email=body.validated_data["email"])
         detail = (
             "If an account uses this address, we have e-mailed it a link to reset its password."
         )
@@ -230,6 +242,7 @@ class PasswordResetView(APIView):
 
 
 class PasswordResetConfirmView(APIView):
+    @method_decorator(limit_password_checks(reset_link_account))
     @extend_schema(
         request=PasswordResetConfirmInput,
         responses={200: DetailOutput, 400: ErrorOutput},

@@ -3,12 +3,6 @@
 from shop.exceptions import ShopError
 
 
-class EmailTaken(ShopError):
-    status_code = 400
-    code = "email_taken"
-    default_detail = "An account with this e-mail address already exists."
-
-
 class InvalidCredentials(ShopError):
     """Deliberately vague: it never says whether the e-mail or the password was wrong."""
 

@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -106,3 +107,41 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+
+class OutgoingMail(models.Model):
+    """An e-mail to an address, written in the request's transaction and sent by a worker.
+
+    The request writes one whether or not an account uses the address: the worker looks the
+    account up, so neither the answer nor its time says whether one exists. No secret is stored:
+    the worker makes a reset link's token as it sends (issue 12). Failed sends are retried and
+    parked like the orders' outbox events (shop/accounts/outbox.py).
+    """
+
+    class Kind(models.TextChoices):
+        PASSWORD_RESET = "password_reset", "Password reset link"
+        REGISTRATION_ATTEMPT = "registration_attempt", "Registration with a taken address"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    email = models.EmailField(max_length=254)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Done: sent, or nobody to send it to (no active account uses the address).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Not before: redelivery leaves the mail alone until then (empty: never attempted).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    parked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="outgoing_mail_unsent",
+                condition=Q(sent_at=None, parked_at=None),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.email}"

@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, login, logout, update_session_auth_hash
-from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -11,11 +10,13 @@ from django.http import HttpRequest
 from django.utils.http import urlsafe_base64_decode
 from django.utils.module_loading import import_string
 
-from shop.accounts.exceptions import EmailTaken, InvalidResetLink
-from shop.accounts.models import User
+from shop.accounts.exceptions import InvalidResetLink
+from shop.accounts.models import OutgoingMail, User
+from shop.accounts.outbox import record_mail
 from shop.accounts.tokens import (
     IssuedToken,
     TokenHolder,
+    decoy_token_for,
     issue_token,
     revoke_all_tokens,
     revoke_token,
@@ -24,18 +25,26 @@ from shop.accounts.tokens import (
 BACKEND = "shop.accounts.backends.CachedModelBackend"
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 PASSWORD_MAX_LENGTH = 128  # enough for any passphrase; bounds the cost of hashing one
-# The password reset e-mail, sent alike by the storefront's form and the API.
-RESET_EMAIL_TEMPLATE = "accounts/password_reset_email.txt"
-RESET_SUBJECT_TEMPLATE = "accounts/password_reset_subject.txt"
 
 
-def register_user(*, email: str, password: str) -> User:
-    """Create a shopper's account or raise EmailTaken (the caller has validated the password)."""
+def register_user(*, email: str, password: str) -> User | None:
+    """Create a shopper's account; if the address has one, e-mail its owner instead (None).
+
+    Callers answer alike either way, so registering never says whether an address has an
+    account (issue 12). The caller has validated the password.
+    """
     try:
         with transaction.atomic(durable=True):
             return User.objects.create_user(email=email, password=password)
-    except IntegrityError as error:  # e-mails are stored lower-cased, so this is case-blind
-        raise EmailTaken from error
+    except IntegrityError:  # e-mails are stored lower-cased, so this is case-blind
+        with transaction.atomic(durable=True):
+            record_mail(kind=OutgoingMail.Kind.REGISTRATION_ATTEMPT, email=_stored_email(email))
+        return None
+
+
+def decoy_token(*, email: str) -> IssuedToken:
+    """Return a token shaped like sign_in's that authenticates nobody: random, never stored."""
+    return decoy_token_for(user=User(email=_stored_email(email)))
 
 
 def sign_in(*, request: HttpRequest, user: User) -> IssuedToken:
@@ -82,16 +91,10 @@ def change_password(*, request: HttpRequest, password: str) -> IssuedToken:
     return token
 
 
-def send_password_reset(*, request: HttpRequest, email: str) -> None:
-    """E-mail a signed reset link to the active account with this address, if there is one."""
-    form = PasswordResetForm(data={"email": email})
-    if form.is_valid():
-        form.save(
-            request=request,
-            use_https=request.is_secure(),
-            subject_template_name=RESET_SUBJECT_TEMPLATE,
-            email_template_name=RESET_EMAIL_TEMPLATE,
-        )
+@transaction.atomic(durable=True)
+def send_password_reset(*, email: str) -> None:
+    """Queue a reset link for the address; a worker e-mails it if an active account uses it."""
+    record_mail(kind=OutgoingMail.Kind.PASSWORD_RESET, email=_stored_email(email))
 
 
 def get_user_for_password_reset(*, uidb64: str, token: str) -> User:
@@ -109,6 +112,10 @@ def get_user_for_password_reset(*, uidb64: str, token: str) -> User:
 def reset_password(*, user: User, password: str) -> None:
     """Set a new password from a reset link: every session and every API token of `user` end."""
     _replace_password(user=user, password=password)
+
+
+def _stored_email(email: str) -> str:
+    return User.objects.normalize_email(email).lower()
 
 
 def _replace_password(*, user: User, password: str) -> None:

@@ -14,7 +14,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from knox.crypto import hash_token
+from knox.crypto import create_token_string, hash_token
 from knox.models import AuthToken
 
 from shop.accounts import cache as accounts_cache
@@ -49,6 +49,12 @@ def issue_token(*, user: User) -> IssuedToken:
     if surplus:
         _delete_tokens(AuthToken.objects.filter(digest__in=surplus))
     return IssuedToken(key=key, expiry=instance.expiry, user=user)
+
+
+def decoy_token_for(*, user: User) -> IssuedToken:
+    """Return a token shaped like issue_token's that authenticates nobody: random, never stored."""
+    expiry = timezone.now() + settings.REST_KNOX["TOKEN_TTL"]
+    return IssuedToken(key=create_token_string(), expiry=expiry, user=user)
 
 
 def revoke_token(*, digest: str) -> None:

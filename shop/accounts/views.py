@@ -11,7 +11,6 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from shop.accounts.exceptions import EmailTaken
 from shop.accounts.forms import ChangePasswordForm, RegisterForm, ResetPasswordForm, SignInForm
 from shop.accounts.services import (
     change_password,
@@ -21,7 +20,13 @@ from shop.accounts.services import (
     sign_out,
     sign_out_everywhere,
 )
-from shop.ratelimits import ratelimit
+from shop.ratelimits import (
+    limit_password_checks,
+    ratelimit,
+    reset_link_account,
+    signed_in_account,
+    signing_in_account,
+)
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -37,21 +42,17 @@ def _next_url(request: HttpRequest) -> str:
 def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            user = register_user(
-                email=form.cleaned_data["email"], password=form.cleaned_data["password1"]
-            )
-        except EmailTaken as error:
-            form.add_error("email", error.detail)
-        else:
+        email = form.cleaned_data["email"]
+        user = register_user(email=email, password=form.cleaned_data["password1"])
+        if user is not None:  # else the address has an account, whose owner is e-mailed
             sign_in(request=request, user=user)
-            messages.success(request, f"Welcome! Your account {user.email} is ready.")
-            return redirect(_next_url(request))
+        messages.success(request, f"Welcome! Your account {email} is ready.")
+        return redirect(_next_url(request))
     next_url = request.POST.get("next") or request.GET.get("next", "")
     return render(request, "accounts/register.html", {"form": form, "next": next_url})
 
 
-@method_decorator(ratelimit("login_ip", "login_account"), name="post")
+@method_decorator(limit_password_checks(signing_in_account), name="post")
 class SignInView(auth_views.LoginView):
     form_class = SignInForm
     template_name = "accounts/login.html"
@@ -79,6 +80,7 @@ def sign_out_everywhere_view(request: HttpRequest) -> HttpResponse:
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
+@method_decorator(limit_password_checks(signed_in_account), name="post")
 class ChangePasswordView(auth_views.PasswordChangeView):
     form_class = ChangePasswordForm
     template_name = "accounts/password_change.html"
@@ -93,12 +95,13 @@ class ChangePasswordDoneView(auth_views.PasswordChangeDoneView):
     template_name = "accounts/password_change_done.html"
 
 
+@method_decorator(ratelimit("password_reset_ip", "password_reset_account"), name="post")
 class ResetPasswordView(auth_views.PasswordResetView):
     template_name = "accounts/password_reset.html"
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def form_valid(self, form) -> HttpResponse:
-        send_password_reset(request=self.request, email=form.cleaned_data["email"])
+        send_password_reset(email=form.cleaned_data["email"])
         return HttpResponseRedirect(self.get_success_url())
 
 
@@ -110,6 +113,14 @@ class ResetPasswordConfirmView(auth_views.PasswordResetConfirmView):
     form_class = ResetPasswordForm
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        dispatch = super().dispatch
+        if kwargs.get("token") != self.reset_url_token:
+            # The link's token is checked on opening it (GET): a secret to guess, so limited.
+            # The set-password page after it checks the copy kept in this session instead.
+            dispatch = limit_password_checks(reset_link_account, methods=("GET", "POST"))(dispatch)
+        return dispatch(request, *args, **kwargs)
 
 
 class ResetPasswordCompleteView(auth_views.PasswordResetCompleteView):
