@@ -33,8 +33,8 @@ def hold_cod_allowance(*, user, email: str, client_address: str | None, units: i
     per_order = settings.COD_MAX_UNITS_PER_ORDER
     if units > per_order:
         raise CashOnDeliveryLimit(
-            f"Cash on delivery is limited to {per_order} units per order "
-            f"(COD_MAX_UNITS_PER_ORDER); this order has {units}. Pay by card, or order fewer.",
+            f"Cash on delivery is limited to {per_order} units per order; this order has "
+            f"{units}. Pay by card, or order fewer.",
             cap="COD_MAX_UNITS_PER_ORDER",
             limit=per_order,
         )
@@ -60,8 +60,8 @@ def hold_cod_allowance(*, user, email: str, client_address: str | None, units: i
     if held + units > per_customer:
         raise CashOnDeliveryLimit(
             f"Cash on delivery is limited to {per_customer} units across a customer's open "
-            f"orders (COD_MAX_UNITS_PER_CUSTOMER); {held} are in your open cash-on-delivery "
-            f"orders and this order has {units}. Pay by card, or wait until those ship.",
+            f"orders; {held} are in your open cash-on-delivery orders and this order has "
+            f"{units}. Pay by card, or wait until those ship.",
             cap="COD_MAX_UNITS_PER_CUSTOMER",
             limit=per_customer,
         )

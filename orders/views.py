@@ -7,6 +7,7 @@ a double click or a resubmitted form orders once and both land on the same confi
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -34,9 +35,12 @@ CONFIRMED_STATUSES = {Order.Status.PENDING_PAYMENT, Order.Status.SHIPPED, Order.
 
 def _render_checkout(request: HttpRequest, form: CheckoutForm, key: str) -> HttpResponse:
     cart = get_cart(user=request.user, session=request.session)
-    return render(
-        request, "orders/checkout.html", {"form": form, "cart": cart, "idempotency_key": key}
-    )
+    cod = {
+        "max_units_per_order": settings.COD_MAX_UNITS_PER_ORDER,
+        "confirm_minutes": settings.COD_CONFIRM_MINUTES,
+    }
+    context = {"form": form, "cart": cart, "idempotency_key": key, "cod": cod}
+    return render(request, "orders/checkout.html", context)
 
 
 def _new_key() -> str:

@@ -116,9 +116,8 @@ def test_a_loop_of_cod_orders_from_one_address_stops_at_the_customer_cap(sale):
     assert refusal["code"] == "cod_limit"
     assert refusal["cap"] == "COD_MAX_UNITS_PER_CUSTOMER"
     assert refusal["detail"].startswith(
-        "Cash on delivery is limited to 20 units across a customer's open orders "
-        "(COD_MAX_UNITS_PER_CUSTOMER); 20 are in your open cash-on-delivery orders and this "
-        "order has 10."
+        "Cash on delivery is limited to 20 units across a customer's open orders; 20 are in "
+        "your open cash-on-delivery orders and this order has 10."
     )
     assert (_stock(hot), _stock(spare)) == (990, 990)
     assert Order.objects.count() == 2
@@ -155,8 +154,8 @@ def test_a_cod_order_over_the_per_order_cap_is_refused_and_takes_nothing(sale):
     response = _cod(client, {hot: 6, spare: 5})
     assert response.status_code == 409
     assert response.json() == {
-        "detail": "Cash on delivery is limited to 10 units per order (COD_MAX_UNITS_PER_ORDER); "
-        "this order has 11. Pay by card, or order fewer.",
+        "detail": "Cash on delivery is limited to 10 units per order; this order has 11. "
+        "Pay by card, or order fewer.",
         "code": "cod_limit",
         "cap": "COD_MAX_UNITS_PER_ORDER",
         "limit": 10,
@@ -352,3 +351,20 @@ def test_an_operator_confirms_a_cod_order_in_the_admin_and_only_then_ships_it(
     assert act("mark_shipped") == ["1 order(s) now shipped."]
     assert Order.objects.get(pk=order.pk).status == Order.Status.SHIPPED
     assert _stock(hot) == 998
+
+
+def test_the_storefront_refuses_a_cod_checkout_over_the_cap_and_takes_nothing(client, sale):
+    hot, spare = sale
+    add(client, hot, 6)
+    add(client, spare, 5)
+    page = client.get("/orders/checkout/").content.decode()
+    assert "Up to 10 units; confirm it within 30 minutes by the link we send you." in page
+    response = client.post(
+        "/orders/checkout/", checkout_form(client, payment_method="cod", card_token="")
+    )
+    assert response.status_code == 200
+    assert "Cash on delivery is limited to 10 units per order; this order has 11." in (
+        response.content.decode()
+    )
+    assert Order.objects.count() == 0
+    assert (_stock(hot), _stock(spare)) == (1000, 1000)
