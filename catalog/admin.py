@@ -106,7 +106,6 @@ class ProductAdmin(admin.ModelAdmin):
         StockLevelFilter,
         "is_active",
         "is_featured",
-        "currency",
         "category",
         "created_at",
     ]
@@ -121,7 +120,7 @@ class ProductAdmin(admin.ModelAdmin):
     actions = ["activate", "deactivate"]
     fieldsets = (
         (None, {"fields": ("title", "slug", "sku", "category", "brand", "description")}),
-        ("Price and stock", {"fields": ("price", "currency", "stock", "stock_history")}),
+        ("Price and stock", {"fields": ("price", "stock", "stock_history")}),
         ("Image", {"fields": ("image", "image_preview")}),
         ("Details", {"fields": ("attributes", "is_active", "is_featured")}),
         ("Dates", {"fields": ("created_at", "updated_at")}),

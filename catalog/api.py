@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from catalog.models import shop_currency
 from catalog.selectors import (
     ORDERINGS,
     ProductQuery,
@@ -109,11 +110,14 @@ class ProductOutput(serializers.Serializer):
     title = serializers.CharField()
     brand = serializers.CharField()
     price = serializers.DecimalField(max_digits=10, decimal_places=2)
-    currency = serializers.CharField()
+    currency = serializers.SerializerMethodField(help_text="The shop's currency (ISO 4217)")
     stock = serializers.IntegerField(help_text="Units available")
     in_stock = serializers.BooleanField()
     image = serializers.SerializerMethodField()
     category = CategoryRefOutput()
+
+    def get_currency(self, product: dict) -> str:
+        return shop_currency()  # the shop's one currency, never a product's own (issue 12)
 
     def get_image(self, product: dict) -> str | None:
         return absolute_url(product["image"]) if product["image"] else None

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 
 def shop_currency() -> str:
-    """Return the currency the shop sells in now (read at save time, never at import: issue 11)."""
+    """Return the currency the shop sells in: every price, cart and order is in it (issue 12)."""
     return settings.SHOP_CURRENCY
 
 
@@ -54,7 +54,11 @@ class Category(models.Model):
 
 
 class Product(models.Model):
-    """Something the shop sells, with its price and the units on hand."""
+    """Something the shop sells, with its price and the units on hand.
+
+    The price is in the shop's currency (shop_currency): a product has none of its own, so a
+    page cannot show one currency while the cart charges another (issue 12).
+    """
 
     category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
     sku = models.CharField("SKU", max_length=32, unique=True)
@@ -65,7 +69,6 @@ class Product(models.Model):
     price = models.DecimalField(
         max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
     )
-    currency = models.CharField(max_length=3, default=shop_currency)
     stock = models.PositiveIntegerField(default=0, help_text="Units on hand, available to sell.")
     image = models.ImageField(upload_to="products/", blank=True)
     attributes = models.JSONField(default=dict, blank=True)

@@ -174,7 +174,6 @@ def _listed_products() -> QuerySet[Product]:
             "title",
             "brand",
             "price",
-            "currency",
             "stock",
             "image",
             "is_featured",
@@ -194,7 +193,6 @@ def product_card(product: Product) -> dict[str, Any]:
         "title": product.title,
         "brand": product.brand,
         "price": product.price,
-        "currency": product.currency,
         "stock": product.stock,
         "in_stock": product.stock > 0,
         "image": product.image.url if product.image else "",
@@ -355,7 +353,6 @@ def _offer(product: Product) -> dict[str, Any]:
         "slug": product.slug,
         "title": product.title,
         "price": product.price,
-        "currency": product.currency,
         "stock": product.stock,
         "image": product.image.url if product.image else "",
     }

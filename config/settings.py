@@ -342,6 +342,13 @@ CART_ACCOUNT_IDLE_DAYS = env.int("CART_ACCOUNT_IDLE_DAYS", default=30)
 
 # --- Orders ---------------------------------------------------------------------------------
 ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
+# Cash on delivery (issue 12): an order holds its stock for COD_CONFIRM_MINUTES until its
+# customer confirms it by the e-mailed link (or an operator does), else it is cancelled. One
+# order takes at most COD_MAX_UNITS_PER_ORDER units, and a customer's open COD orders (per
+# account, else per e-mail address and per client address) at most COD_MAX_UNITS_PER_CUSTOMER.
+COD_CONFIRM_MINUTES = env.int("COD_CONFIRM_MINUTES", default=30)
+COD_MAX_UNITS_PER_ORDER = env.int("COD_MAX_UNITS_PER_ORDER", default=10)
+COD_MAX_UNITS_PER_CUSTOMER = env.int("COD_MAX_UNITS_PER_CUSTOMER", default=20)
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 # An outbox event that fails waits OUTBOX_RETRY_SECONDS, doubled after each failure, and is
 # parked for an operator after OUTBOX_MAX_ATTEMPTS (60 s and 8: retries over about 2 hours).

@@ -5,7 +5,7 @@ rules as the API (ALLOWED_TRANSITIONS), each naming the statuses it moves orders
 money, lines, events and sales are never edited. A parked outbox event is retried by an action.
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from orders.exceptions import TransitionRefused
 from orders.models import CANCELLABLE, IdempotencyKey, Order, OrderLine, OutboxEvent, SaleRecord
 from orders.outbox import retry_parked_event
-from orders.services import transition_order
+from orders.services import confirm_cod_order, transition_order
 from shop.admin import ReadOnlyAdmin, ReadOnlyInline
 
 Status = Order.Status
@@ -56,7 +56,7 @@ class OrderAdmin(ReadOnlyAdmin):
     search_fields = ["number", "email"]
     show_full_result_count = False
     inlines = [OrderLineInline, OutboxEventInline]
-    actions = ["mark_shipped", "mark_delivered", "cancel_with_restock", "refund"]
+    actions = ["confirm_cod", "mark_shipped", "mark_delivered", "cancel_with_restock", "refund"]
     fieldsets = (
         (None, {"fields": ("number", "status", "customer", "email", "created_at", "updated_at")}),
         (
@@ -70,6 +70,7 @@ class OrderAdmin(ReadOnlyAdmin):
                     "total",
                     "currency",
                     "reserved_until",
+                    "confirmed_at",
                 )
             },
         ),
@@ -83,6 +84,7 @@ class OrderAdmin(ReadOnlyAdmin):
                     "shipping_postal_code",
                     "shipping_country",
                     "shipping_phone",
+                    "client_address",
                 )
             },
         ),
@@ -93,6 +95,18 @@ class OrderAdmin(ReadOnlyAdmin):
         """Whether the operator may run the status actions (Django's "change order")."""
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(
+        description="Confirm the selected cash-on-delivery orders", permissions=["transition"]
+    )
+    def confirm_cod(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        # An operator's confirmation, e.g. by phone: the order keeps its stock (issue 12).
+        self._apply(
+            request,
+            queryset,
+            lambda pk: confirm_cod_order(order_pk=pk),
+            done="confirmed",
+        )
 
     @admin.action(description="Mark the selected orders shipped", permissions=["transition"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
@@ -127,19 +141,34 @@ class OrderAdmin(ReadOnlyAdmin):
         to: str,
     ) -> None:
         """Move each order in its own transaction; report the moved count and every refusal."""
+        self._apply(
+            request,
+            queryset,
+            lambda pk: transition_order(order_pk=pk, expected=expected, to=to, actor=request.user),
+            done=Order.Status(to).label.lower(),
+        )
+
+    def _apply(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Order],
+        change: Callable[[int], Order],
+        *,
+        done: str,
+    ) -> None:
+        """Change each order in its own transaction; report the changed count and every refusal."""
         moved, refusals = 0, []
         for pk, number in queryset.order_by("pk").values_list("pk", "number"):
             try:
-                transition_order(order_pk=pk, expected=expected, to=to, actor=request.user)
+                change(pk)
             except TransitionRefused as refusal:
                 refusals.append(refusal.detail)
             except Order.DoesNotExist:
                 refusals.append(f"Order {number} no longer exists.")
             else:
                 moved += 1
-        label = Order.Status(to).label.lower()
         if moved:
-            self.message_user(request, f"{moved} order(s) now {label}.", messages.SUCCESS)
+            self.message_user(request, f"{moved} order(s) now {done}.", messages.SUCCESS)
         if refusals:
             self.message_user(
                 request,

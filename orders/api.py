@@ -1,7 +1,15 @@
 """The orders API: place an order (idempotently), list and read one's own, cancel."""
 
+import re
+
+import pycountry
 from django.utils.decorators import method_decorator
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -14,9 +22,37 @@ from orders.payments import is_known_card_token
 from orders.selectors import get_order_for_customer, orders_for_customer
 from orders.services import AddressData, PaymentData, cancel_order, place_order
 from shop.api import StrictTextMixin, TextField, WholeNumberField
-from shop.ratelimits import ratelimit
+from shop.ratelimits import client_ip, ratelimit
 
 # --- Input --------------------------------------------------------------------------------
+
+# ISO 3166-1 alpha-2, from pycountry: "ZZ" and other made-up codes are refused (issue 12).
+COUNTRY_CODES = sorted(country.alpha_2 for country in pycountry.countries)
+COUNTRY_CODES_EITHER_CASE = [*COUNTRY_CODES, *(code.lower() for code in COUNTRY_CODES)]
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": COUNTRY_CODES_EITHER_CASE,
+        "description": "An ISO 3166-1 alpha-2 country code, in either case, e.g. DE.",
+    }
+)
+class CountryCodeField(serializers.ChoiceField):
+    """An ISO 3166-1 alpha-2 code in upper or lower case; the order keeps it upper-case."""
+
+    default_error_messages = {
+        "invalid": "Enter a two-letter country code, e.g. DE.",
+        "invalid_choice": "'{input}' is not an ISO 3166-1 country code; enter one such as DE.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=COUNTRY_CODES_EITHER_CASE, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str) or not re.fullmatch(r"[A-Za-z]{2}", data):
+            self.fail("invalid")
+        return super().to_internal_value(data).upper()
 
 
 class AddressInput(serializers.Serializer):
@@ -31,20 +67,13 @@ class AddressInput(serializers.Serializer):
         trim_whitespace=False,
         error_messages={"invalid": "Enter a postal code of 3 to 20 letters, digits and spaces."},
     )
-    country = serializers.RegexField(
-        r"\A[A-Za-z]{2}\Z",
-        trim_whitespace=False,
-        error_messages={"invalid": "Enter a two-letter country code, e.g. DE."},
-    )
+    country = CountryCodeField()
     phone = serializers.RegexField(
         r"\A\+?[0-9][0-9 ()-]{4,29}[0-9]\Z",
         max_length=32,
         trim_whitespace=False,
         error_messages={"invalid": "Enter a phone number of digits, spaces, ( ) and -."},
     )
-
-    def validate_country(self, value: str) -> str:
-        return value.upper()
 
 
 class PaymentInput(serializers.Serializer):
@@ -109,6 +138,11 @@ class OrderOutput(serializers.Serializer):
     currency = serializers.CharField()
     email = serializers.EmailField()
     payment_method = serializers.CharField()
+    reserved_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="A card order not paid by then, or a cash-on-delivery order not confirmed by "
+        "then (the link e-mailed), is cancelled and its stock returned; null once it is.",
+    )
     shipping_address = ShippingAddressOutput(source="*")
     lines = OrderLineOutput(many=True)
     created_at = serializers.DateTimeField()
@@ -180,6 +214,7 @@ class OrderListView(APIView):
                 user=request.user,
                 session=request.session,
                 idempotency_claim=claim,
+                client_address=client_ip(request),
                 **body.to_arguments(),
             ),
             answer_for=lambda order: (201, OrderOutput(order).data),

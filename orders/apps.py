@@ -8,4 +8,4 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         # Register the tasks in every process, not only in workers: the outbox sends
         # deliver_event_task by name (orders/outbox.py).
-        from orders import tasks  # noqa: F401
+        from orders import checks, tasks  # noqa: F401  (checks registers the currency check)

@@ -47,3 +47,16 @@ class RequestInProgress(ShopError):
     status_code = 409
     code = "request_in_progress"
     default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+class CashOnDeliveryLimit(ShopError):
+    """A cash-on-delivery order over its per-order or per-customer unit cap (issue 12)."""
+
+    status_code = 409
+    code = "cod_limit"
+
+
+class ConfirmationLinkInvalid(ShopError):
+    status_code = 404
+    code = "confirmation_link_invalid"
+    default_detail = "This confirmation link is not valid; use the link from your e-mail."

@@ -52,6 +52,7 @@ class CheckoutForm(forms.Form):
         "shipping country",
         help_text="Two letters, e.g. DE, FR, US.",
         size="2",
+        maxlength="2",
         placeholder="DE",
     )
     phone = _text(

@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from catalog.models import Product
+from orders.cod import confirmation_url
 from orders.models import Order, OutboxEvent, SaleRecord, SentEmail
 from orders.payments import card_gateway
 
@@ -38,6 +39,7 @@ EMAILS = {
     OutboxEvent.Kind.ORDER_REFUNDED: ("refunded", "Your order {number} was refunded"),
     OutboxEvent.Kind.LATE_PAYMENT: ("refunded", "Your order {number} was refunded"),
 }
+CONFIRM_SUBJECT = "Please confirm your order {number}"
 
 
 class RefundFailed(Exception):
@@ -149,13 +151,18 @@ def _send_once(
 def _send_email(*, event: OutboxEvent) -> None:
     order = event.order
     purpose, subject = EMAILS[event.kind]
+    context = {"order": order, "lines": list(order.lines.all())}
+    if event.kind == OutboxEvent.Kind.ORDER_PLACED and order.awaiting_confirmation:
+        # Cash on delivery: the customer confirms by this link, or the order expires (#12).
+        subject = CONFIRM_SUBJECT
+        context["confirm_url"] = confirmation_url(order)
     _send_once(
         event=event,
         purpose=purpose,
         to=[order.email],
         subject=subject.format(number=order.number),
         template=purpose,
-        context={"order": order, "lines": list(order.lines.all())},
+        context=context,
     )
 
 
@@ -222,6 +229,7 @@ def _record_sale(*, event: OutboxEvent) -> None:
 STEPS = {
     OutboxEvent.Kind.ORDER_PLACED: [_send_email, _alert_low_stock, _record_sale],
     OutboxEvent.Kind.ORDER_PAID: [],
+    OutboxEvent.Kind.ORDER_CONFIRMED: [],
     OutboxEvent.Kind.ORDER_SHIPPED: [_send_email],
     OutboxEvent.Kind.ORDER_DELIVERED: [],
     OutboxEvent.Kind.ORDER_CANCELLED: [_send_email, _refund_payment],

@@ -44,8 +44,14 @@ class Order(models.Model):
     shipping_phone = models.CharField(max_length=32)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
-    # A card order not paid by then is cancelled and its stock returned (cancel_expired_orders).
+    # A card order not paid by then, or a cash-on-delivery order not confirmed by then, is
+    # cancelled and its stock returned (cancel_expired_orders).
     reserved_until = models.DateTimeField(null=True, blank=True)
+    # When a cash-on-delivery order was confirmed, by the customer's e-mailed link or by an
+    # operator; until then it holds its stock only until reserved_until (issue 12).
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Where the order was placed from: a guest's cash-on-delivery cap counts by it (issue 12).
+    client_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -57,6 +63,15 @@ class Order(models.Model):
                 fields=["reserved_until"],
                 name="order_unpaid_reservation",
                 condition=Q(status="pending_payment", reserved_until__isnull=False),
+            ),
+            # A customer's open cash-on-delivery orders, which count against their cap.
+            *(
+                models.Index(
+                    fields=[field],
+                    name=f"order_open_cod_{field}",
+                    condition=Q(payment_method="cod", status="pending_payment"),
+                )
+                for field in ("customer", "email", "client_address")
             ),
             models.Index(
                 fields=["created_at"],
@@ -76,6 +91,15 @@ class Order(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """A cash-on-delivery order nobody has confirmed yet: it expires at reserved_until."""
+        return (
+            self.payment_method == Order.PaymentMethod.COD
+            and self.status == Order.Status.PENDING_PAYMENT
+            and self.confirmed_at is None
+        )
+
 
 # Each status and where it may go next; anything else is refused (orders/services.py).
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -83,7 +107,7 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
         Order.Status.PAID,
         Order.Status.CANCELLED,
         Order.Status.SHIPPED,
-    },  # shipped: cash on delivery only
+    },  # shipped: cash on delivery only, once confirmed
     Order.Status.PAID: {Order.Status.SHIPPED, Order.Status.CANCELLED, Order.Status.REFUNDED},
     Order.Status.SHIPPED: {Order.Status.DELIVERED, Order.Status.REFUNDED},
     Order.Status.DELIVERED: {Order.Status.REFUNDED},
@@ -151,6 +175,8 @@ class OutboxEvent(models.Model):
     class Kind(models.TextChoices):
         ORDER_PLACED = "order.placed", "Order placed"
         ORDER_PAID = "order.paid", "Order paid"
+        # A cash-on-delivery order confirmed by its customer or an operator (issue 12).
+        ORDER_CONFIRMED = "order.confirmed", "Order confirmed"
         ORDER_SHIPPED = "order.shipped", "Order shipped"
         ORDER_DELIVERED = "order.delivered", "Order delivered"
         ORDER_CANCELLED = "order.cancelled", "Order cancelled"

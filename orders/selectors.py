@@ -3,7 +3,8 @@
 from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import QuerySet
 
-from orders.exceptions import OrderNotFound
+from orders.cod import order_number_from_token
+from orders.exceptions import ConfirmationLinkInvalid, OrderNotFound
 from orders.models import Order
 from orders.numbers import is_well_formed
 
@@ -27,4 +28,16 @@ def get_order_for_customer(*, user, session: SessionBase | None, number: str) ->
     order = orders_for_customer(user=user, session=session).filter(number=number.upper()).first()
     if order is None:
         raise OrderNotFound()
+    return order
+
+
+def get_order_by_confirmation_token(*, token: str) -> Order:
+    """Return the cash-on-delivery order a confirmation link names; a bad link is a 404.
+
+    The signed link is the customer's proof, so it works in any browser, signed in or not.
+    """
+    number = order_number_from_token(token)
+    order = Order.objects.filter(number=number, payment_method=Order.PaymentMethod.COD).first()
+    if order is None:
+        raise ConfirmationLinkInvalid()
     return order

@@ -8,6 +8,10 @@ A shopper or the expiry sweeper may cancel the order while its card is being cha
 process may die after the charge: every successful charge still ends in a paid order or a
 refund. Confirming a cancelled order records the charge and refunds it through the outbox, and
 reconcile_card_payments asks the gateway about the orders whose charge was never recorded.
+
+A cash-on-delivery order is placed in one transaction, within its caps (orders/cod.py), and
+holds its stock like a card reservation until its customer or an operator confirms it
+(confirm_cod_order); the same sweeper cancels it if nobody does (issue 12).
 """
 
 from collections.abc import Collection
@@ -25,6 +29,7 @@ from carts.services import empty_cart
 from catalog.models import Product
 from catalog.selectors import for_sale
 from catalog.stock import StockLine, return_stock, take_stock
+from orders.cod import hold_cod_allowance
 from orders.exceptions import (
     EmptyCart,
     OrderCancelledDuringPayment,
@@ -88,8 +93,11 @@ def place_order(
     address: AddressData,
     payment: PaymentData,
     idempotency_claim: int | None = None,
+    client_address: str | None = None,
 ) -> Order:
     """Order everything in the caller's cart: stock taken and, for a card, paid; or nothing.
+
+    `client_address`, where the request came from, counts a guest's cash-on-delivery orders.
 
     `idempotency_claim`, the caller's claimed Idempotency-Key, gets the order in the order's own
     transaction, so a retry finds it even if this process dies before answering.
@@ -106,6 +114,7 @@ def place_order(
         address=address,
         payment=payment,
         idempotency_claim=idempotency_claim,
+        client_address=client_address,
     )
     if payment.method == Order.PaymentMethod.CARD:
         result = card_gateway().charge(
@@ -136,8 +145,12 @@ def _reserve(
     address: AddressData,
     payment: PaymentData,
     idempotency_claim: int | None,
+    client_address: str | None,
 ) -> Order:
-    """Take the stock and create the order with its prices and titles frozen."""
+    """Take the stock and create the order with its prices and titles frozen.
+
+    A card order is reserved until it is paid, a cash-on-delivery one until it is confirmed.
+    """
     products = {
         product["pk"]: product
         for product in for_sale(Product.objects.filter(pk__in=cart), fresh=True).values(
@@ -150,6 +163,13 @@ def _reserve(
             f"{len(gone)} product(s) in your cart are no longer sold; remove them to check out."
         )
     card = payment.method == Order.PaymentMethod.CARD
+    if not card:
+        hold_cod_allowance(
+            user=user,
+            email=email,
+            client_address=client_address,
+            units=sum(line.quantity for line in cart.values()),
+        )
     lines = [
         OrderLine(
             product_id=pk,
@@ -174,9 +194,11 @@ def _reserve(
         shipping_phone=address.phone,
         total=sum((line.line_total for line in lines), Decimal("0.00")),
         currency=settings.SHOP_CURRENCY,
-        reserved_until=timezone.now() + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES)
-        if card
-        else None,
+        reserved_until=timezone.now()
+        + timedelta(
+            minutes=settings.ORDER_RESERVATION_MINUTES if card else settings.COD_CONFIRM_MINUTES
+        ),
+        client_address=client_address,
     )
     for line in lines:
         line.order = order
@@ -184,7 +206,7 @@ def _reserve(
     take_stock(lines=_stock_lines(lines), reference=order.number)
     if idempotency_claim is not None:
         IdempotencyKey.objects.filter(pk=idempotency_claim).update(order=order)
-    if not card:  # cash on delivery: placed now, paid at the door
+    if not card:  # cash on delivery: placed now (to be confirmed), paid at the door
         record_event(order=order, kind=OutboxEvent.Kind.ORDER_PLACED)
         empty_cart(cart_pk=cart_pk, product_pks=cart)
     return order
@@ -246,6 +268,10 @@ def _move(*, order: Order, expected: Collection[str], to: str, actor=None) -> Or
     allowed = order.status in expected and to in ALLOWED_TRANSITIONS[order.status]
     if (order.status, to) == (Order.Status.PENDING_PAYMENT, Order.Status.SHIPPED):
         allowed = allowed and order.payment_method == Order.PaymentMethod.COD
+        if allowed and order.awaiting_confirmation:
+            raise TransitionRefused(
+                f"Order {order.number} is not confirmed yet; confirm it before it ships."
+            )
     if not allowed:
         raise TransitionRefused(
             f"Order {order.number} is {order.get_status_display().lower()}; "
@@ -281,8 +307,30 @@ def cancel_order(*, order: Order, actor=None) -> Order:
     )
 
 
+@transaction.atomic(durable=True)
+def confirm_cod_order(*, order_pk: int) -> Order:
+    """Confirm a cash-on-delivery order: it keeps its stock until it ships or is cancelled.
+
+    Confirming twice changes nothing (a link used again, two operators). Like a card payment,
+    a confirmation is taken even past the reservation, as long as the order is not cancelled.
+    """
+    order = Order.objects.select_for_update().get(pk=order_pk)
+    if order.payment_method == Order.PaymentMethod.COD and order.confirmed_at is not None:
+        return order
+    if not order.awaiting_confirmation:
+        raise TransitionRefused(
+            f"Order {order.number} is {order.get_status_display().lower()}; it cannot be confirmed."
+        )
+    order.confirmed_at = timezone.now()
+    order.reserved_until = None
+    order.save(update_fields=["confirmed_at", "reserved_until", "updated_at"])
+    record_event(order=order, kind=OutboxEvent.Kind.ORDER_CONFIRMED)
+    return order
+
+
 def cancel_expired_orders() -> int:
-    """Cancel card orders left unpaid past their reservation and return their stock."""
+    """Cancel card orders left unpaid, and cash-on-delivery orders left unconfirmed, past their
+    reservation, and return their stock."""
     expired = Order.objects.filter(
         status=Order.Status.PENDING_PAYMENT, reserved_until__lt=timezone.now()
     ).values_list("pk", flat=True)

@@ -9,6 +9,7 @@ NUMBER = r"(?P<number>[0-9A-Za-z-]{1,20})"
 urlpatterns = [
     path("", views.history, name="history"),
     path("checkout/", views.checkout, name="checkout"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
     re_path(rf"^{NUMBER}/$", views.detail, name="detail"),
     re_path(rf"^{NUMBER}/confirmation/$", views.confirmation, name="confirmation"),
     re_path(rf"^{NUMBER}/cancel/$", views.cancel, name="cancel"),

@@ -7,10 +7,12 @@ a double click or a resubmitted form orders once and both land on the same confi
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from carts.selectors import get_cart
@@ -18,17 +20,27 @@ from orders.api import OrderOutput, OrderPagination
 from orders.forms import CheckoutForm
 from orders.idempotency import answer_once, idempotency_scope
 from orders.models import ALLOWED_TRANSITIONS, Order
-from orders.selectors import get_order_for_customer, orders_for_customer
-from orders.services import cancel_order, place_order
+from orders.selectors import (
+    get_order_by_confirmation_token,
+    get_order_for_customer,
+    orders_for_customer,
+)
+from orders.services import cancel_order, confirm_cod_order, place_order
 from shop.exceptions import ShopError
-from shop.ratelimits import ratelimit
+from shop.ratelimits import client_ip, ratelimit
+
+# A confirmed order in one of these still stands; cancelled or refunded, it no longer does.
+CONFIRMED_STATUSES = {Order.Status.PENDING_PAYMENT, Order.Status.SHIPPED, Order.Status.DELIVERED}
 
 
 def _render_checkout(request: HttpRequest, form: CheckoutForm, key: str) -> HttpResponse:
     cart = get_cart(user=request.user, session=request.session)
-    return render(
-        request, "orders/checkout.html", {"form": form, "cart": cart, "idempotency_key": key}
-    )
+    cod = {
+        "max_units_per_order": settings.COD_MAX_UNITS_PER_ORDER,
+        "confirm_minutes": settings.COD_CONFIRM_MINUTES,
+    }
+    context = {"form": form, "cart": cart, "idempotency_key": key, "cod": cod}
+    return render(request, "orders/checkout.html", context)
 
 
 def _new_key() -> str:
@@ -64,6 +76,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 session=request.session,
                 idempotency_claim=claim,
+                client_address=client_ip(request),
                 **form.order_input.to_arguments(),
             ),
             answer_for=lambda order: (201, OrderOutput(order).data),
@@ -110,3 +123,23 @@ def cancel(request: HttpRequest, number: str) -> HttpResponseRedirect:
     else:
         messages.success(request, f"Order {order.number} is cancelled.")
     return redirect("orders:detail", number=order.number)
+
+
+@never_cache  # the page carries a signed link's order: no shared cache may keep it
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed link: GET shows the cash-on-delivery order, POST confirms it (issue 12).
+
+    Confirming takes a POST, so a mail scanner that follows the link confirms nothing.
+    """
+    order = get_order_by_confirmation_token(token=token)
+    if request.method == "POST":
+        try:
+            order = confirm_cod_order(order_pk=order.pk)
+        except ShopError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, f"Order {order.number} is confirmed.")
+        return redirect("orders:confirm", token=token)
+    confirmed = order.confirmed_at is not None and order.status in CONFIRMED_STATUSES
+    return render(request, "orders/confirm.html", {"order": order, "confirmed": confirmed})

@@ -25,5 +25,4 @@ class ProductFactory(factory.django.DjangoModelFactory):
     brand = "Acme"
     description = "A thing worth having."
     price = Decimal("19.99")
-    currency = "USD"
     stock = 10

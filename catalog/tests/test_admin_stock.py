@@ -19,7 +19,6 @@ def _form(product: Product, **changes) -> dict:
         "brand": product.brand,
         "description": product.description,
         "price": str(product.price),
-        "currency": product.currency,
         "stock": product.stock,
         "initial-stock": product.stock,
         "attributes": "{}",

@@ -1,4 +1,3 @@
-from catalog.models import Product
 from tests.fixtures import clean_environment, run_manage
 
 
@@ -11,8 +10,3 @@ def test_migrations_stay_up_to_date_under_another_shop_currency():
     result = run_manage("makemigrations", "--check", "--dry-run", "-v1", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "No changes detected"
-
-
-def test_a_new_product_is_priced_in_the_currency_the_shop_is_set_to_now(settings):
-    settings.SHOP_CURRENCY = "EUR"
-    assert Product().currency == "EUR"

@@ -56,11 +56,15 @@ def test_prices_and_titles_are_frozen_in_the_order(api_client, lamp):
     assert (line["title"], line["unit_price"]) == ("Brass Desk Lamp", "45.50")
 
 
-def test_cash_on_delivery_is_placed_awaiting_payment_with_no_expiry(api_client, lamp):
+def test_cash_on_delivery_is_placed_awaiting_payment_until_confirmed(api_client, lamp, settings):
+    # Issue 12: an unconfirmed cash-on-delivery order expires after COD_CONFIRM_MINUTES.
     add_to_cart(api_client, lamp, 1)
     body = _place(api_client, order_body(method="cod")).json()
     assert body["status"] == "pending_payment"
-    assert Order.objects.get().reserved_until is None
+    order = Order.objects.get()
+    held = order.reserved_until - order.created_at
+    assert round(held.total_seconds()) == settings.COD_CONFIRM_MINUTES * 60
+    assert order.confirmed_at is None
     assert OutboxEvent.objects.get().kind == "order.placed"
 
 

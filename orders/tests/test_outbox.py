@@ -141,7 +141,7 @@ def test_an_unpaid_order_past_its_reservation_is_cancelled_and_its_stock_returne
     assert Product.objects.get(pk=lamp.pk).stock == 8
 
 
-def test_cash_on_delivery_orders_never_expire(api_client, lamp):
+def test_cash_on_delivery_orders_do_not_expire_within_their_confirmation_time(api_client, lamp):
     _place(api_client, lamp, method="cod")
     assert cancel_expired_orders() == 0
     assert Order.objects.get().status == "pending_payment"

@@ -87,7 +87,6 @@ def products(db):
             slug=f"thing-{number}",
             title=f"Thing {number}",
             price="9.99",
-            currency="USD",
             stock=50,
         )
         for number in range(4)
