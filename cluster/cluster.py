@@ -18,7 +18,8 @@ cluster/templates/ (PostgreSQL, Redis) and nginx/ (the load balancer).
 
 The app processes get a clean environment (never the caller's DATABASE_URL or
 DJANGO_SETTINGS_MODULE, which would split the replicas): the cluster's own variables below,
-plus any RATELIMIT_* variable set when `up` runs (for a load test), remembered for later starts.
+plus any RATELIMIT_* or COD_* variable set when `up` runs (for a load test), remembered for later
+starts.
 SHOP_MONITORING_NETWORKS (comma-separated addresses or CIDR networks) set when `up` runs may read
 /readyz through nginx besides loopback; it is remembered too.
 """
@@ -73,7 +74,7 @@ DB_USER = "postgres"  # the database superuser, and the system user the servers 
 DB_NAME = "shop"
 REPLICATION_SLOT = "shop_replica"
 SEED_PRODUCTS = 2000
-PASSED_THROUGH = re.compile(r"RATELIMIT_\w+")
+PASSED_THROUGH = re.compile(r"(RATELIMIT|COD)_\w+")
 
 APT_LINE = "apt-get install -y postgresql redis-server nginx-light"
 VENV_BIN = Path(sys.executable).parent
@@ -645,7 +646,7 @@ def up(replicas: int | None) -> None:
     settings = load_settings()
     if replicas is not None:
         settings["replicas"] = replicas
-    # RATELIMIT_* of this `up` (none: the defaults), kept for replicas started later.
+    # RATELIMIT_* and COD_* of this `up` (none: the defaults), kept for replicas started later.
     environment = {name: value for name, value in os.environ.items() if PASSED_THROUGH.match(name)}
     settings["environment"] = environment
     if "SHOP_MONITORING_NETWORKS" in os.environ:

@@ -349,6 +349,8 @@ ORDER_RESERVATION_MINUTES = env.int("ORDER_RESERVATION_MINUTES", default=15)
 COD_CONFIRM_MINUTES = env.int("COD_CONFIRM_MINUTES", default=30)
 COD_MAX_UNITS_PER_ORDER = env.int("COD_MAX_UNITS_PER_ORDER", default=10)
 COD_MAX_UNITS_PER_CUSTOMER = env.int("COD_MAX_UNITS_PER_CUSTOMER", default=20)
+# Guests' open COD orders from one client address: larger, as a carrier's NAT puts many behind one.
+COD_MAX_UNITS_PER_ADDRESS = env.int("COD_MAX_UNITS_PER_ADDRESS", default=100)
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 # An outbox event that fails waits OUTBOX_RETRY_SECONDS, doubled after each failure, and is
 # parked for an operator after OUTBOX_MAX_ATTEMPTS (60 s and 8: retries over about 2 hours).

@@ -309,8 +309,8 @@ def write_report(runs: list[Run], *, started: datetime, seconds: float, cluster_
         "",
         f"Wall time {seconds / 60:.1f} min (from taking the lock). "
         f"Cluster: 3 app replicas behind nginx, {cluster_note}; "
-        "app rate limits off (RATELIMIT_ENABLE=0). Errors are non-2xx answers other than the "
-        "expected 409s, plus connection errors (refused, reset, or no answer in 10 s).",
+        "app rate limits off (RATELIMIT_ENABLE=0), cash-on-delivery caps raised. Errors are "
+        "non-2xx answers other than the expected 409s, plus connection errors (refused, reset, or no answer in 10 s).",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         if clock - asked > 1:
             print(f"Waited {(clock - asked) / 60:.1f} min for the lock")
         try:
-            print("Starting the cluster (cluster/cluster.py up --replicas 3, RATELIMIT_ENABLE=0)")
+            print("Starting the cluster (3 app replicas, rate limits off, COD caps raised)")
             cluster_note = faults.start_cluster()
             catalog = load_catalog()
             for drill in DRILLS:

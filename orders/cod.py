@@ -38,33 +38,41 @@ def hold_cod_allowance(*, user, email: str, client_address: str | None, units: i
             cap="COD_MAX_UNITS_PER_ORDER",
             limit=per_order,
         )
+    # Whose open orders count, and up to how many units: an account, else a guest's e-mail
+    # address and (with its own, larger cap: many honest shoppers share one address behind a
+    # mobile carrier's or an office's NAT) the client address, so changing one is not enough.
     if user.is_authenticated:
-        keys, theirs = [f"account:{user.pk}"], Q(customer=user)
-    else:  # a guest: by e-mail address and by client address, so changing one is not enough
-        keys, theirs = [f"email:{email}"], Q(email=email)
+        counted = [(f"account:{user.pk}", Q(customer=user), "COD_MAX_UNITS_PER_CUSTOMER")]
+    else:
+        counted = [(f"email:{email}", Q(email=email), "COD_MAX_UNITS_PER_CUSTOMER")]
         if client_address:
-            keys.append(f"address:{client_address}")
-            theirs |= Q(client_address=client_address)
-    _lock(keys)
-    held = (
-        OrderLine.objects.filter(
-            order__in=Order.objects.filter(
-                theirs,
-                payment_method=Order.PaymentMethod.COD,
-                status=Order.Status.PENDING_PAYMENT,
-            )
-        ).aggregate(units=Sum("quantity"))["units"]
-        or 0
-    )
-    per_customer = settings.COD_MAX_UNITS_PER_CUSTOMER
-    if held + units > per_customer:
-        raise CashOnDeliveryLimit(
-            f"Cash on delivery is limited to {per_customer} units across a customer's open "
-            f"orders; {held} are in your open cash-on-delivery orders and this order has "
-            f"{units}. Pay by card, or wait until those ship.",
-            cap="COD_MAX_UNITS_PER_CUSTOMER",
-            limit=per_customer,
+            address = Q(client_address=client_address)
+            counted.append((f"address:{client_address}", address, "COD_MAX_UNITS_PER_ADDRESS"))
+    _lock([key for key, _, _ in counted])
+    for _, theirs, cap in counted:
+        held = (
+            OrderLine.objects.filter(
+                order__in=Order.objects.filter(
+                    theirs,
+                    payment_method=Order.PaymentMethod.COD,
+                    status=Order.Status.PENDING_PAYMENT,
+                )
+            ).aggregate(units=Sum("quantity"))["units"]
+            or 0
         )
+        limit = getattr(settings, cap)
+        if held + units > limit:
+            whose, held_in = (
+                ("the open orders from one address", "open orders from your address")
+                if cap == "COD_MAX_UNITS_PER_ADDRESS"
+                else ("a customer's open orders", "your open cash-on-delivery orders")
+            )
+            raise CashOnDeliveryLimit(
+                f"Cash on delivery is limited to {limit} units across {whose}; {held} are in "
+                f"{held_in} and this order has {units}. Pay by card, or wait until those ship.",
+                cap=cap,
+                limit=limit,
+            )
 
 
 def _lock(keys: list[str]) -> None:

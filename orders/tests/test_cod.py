@@ -105,7 +105,8 @@ def test_a_real_country_code_in_either_case_is_kept_upper_case(sale):
 # --- Caps ---------------------------------------------------------------------------------
 
 
-def test_a_loop_of_cod_orders_from_one_address_stops_at_the_customer_cap(sale):
+def test_a_loop_of_cod_orders_from_one_address_stops_at_the_address_cap(sale, settings):
+    settings.COD_MAX_UNITS_PER_ADDRESS = 20
     hot, spare = sale
     statuses = []
     for attempt in range(6):  # a new cart and a new e-mail address each time, one address
@@ -114,13 +115,23 @@ def test_a_loop_of_cod_orders_from_one_address_stops_at_the_customer_cap(sale):
     assert statuses == [201, 201, 409, 409, 409, 409]
     refusal = response.json()
     assert refusal["code"] == "cod_limit"
-    assert refusal["cap"] == "COD_MAX_UNITS_PER_CUSTOMER"
+    assert refusal["cap"] == "COD_MAX_UNITS_PER_ADDRESS"
     assert refusal["detail"].startswith(
-        "Cash on delivery is limited to 20 units across a customer's open orders; 20 are in "
-        "your open cash-on-delivery orders and this order has 10."
+        "Cash on delivery is limited to 20 units across the open orders from one address; 20 "
+        "are in open orders from your address and this order has 10."
     )
     assert (_stock(hot), _stock(spare)) == (990, 990)
     assert Order.objects.count() == 2
+
+
+def test_the_address_cap_is_larger_than_a_customers(sale):
+    """Shoppers behind one NAT address each get the customer cap, up to the address's."""
+    hot, spare = sale
+    statuses = [
+        _cod(_guest(), {hot: 5, spare: 5}, email=f"neighbour{n}@example.com").status_code
+        for n in range(11)
+    ]
+    assert statuses == [201] * 10 + [409]  # 100 units from one address, 10 each
 
 
 def test_the_customer_cap_counts_a_guests_e_mail_address_from_any_client_address(sale):
@@ -186,8 +197,11 @@ def test_expired_cod_orders_no_longer_count_against_the_cap(sale):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_cod_orders_from_one_customer_cannot_together_pass_the_cap(postgres, sale):
+def test_simultaneous_cod_orders_from_one_customer_cannot_together_pass_the_cap(
+    postgres, sale, settings
+):
     """Each order sees the others only once they commit: the customer's lock puts them in line."""
+    settings.COD_MAX_UNITS_PER_ADDRESS = 20  # six guests, one address
     hot, _ = sale
     clients = [_guest() for _ in range(6)]
     for client in clients:
