@@ -310,7 +310,8 @@ def write_report(runs: list[Run], *, started: datetime, seconds: float, cluster_
         f"Wall time {seconds / 60:.1f} min (from taking the lock). "
         f"Cluster: 3 app replicas behind nginx, {cluster_note}; "
         "app rate limits off (RATELIMIT_ENABLE=0), cash-on-delivery caps raised. Errors are "
-        "non-2xx answers other than the expected 409s, plus connection errors (refused, reset, or no answer in 10 s).",
+        "non-2xx answers other than the expected 409s, plus connection errors (refused, reset, "
+        "or no answer in 10 s).",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
