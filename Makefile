@@ -7,7 +7,7 @@ SEED_PRODUCTS ?= 3000
 WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run serve test lint format migrate seed clean bench-cart bench
+.PHONY: help venv run serve test lint format migrate seed clean bench-cart bench bench-connections
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ format: venv ## Format and auto-fix the code
 
 bench-cart: venv ## Benchmark cart reads and adds against a local gunicorn (PostgreSQL + Redis)
 	$(BIN)/python -m bench.cart_bench
+
+bench-connections: venv ## PostgreSQL connections per app replica without and with pgbouncer (the cluster)
+	$(BIN)/python -m bench.connections $(BENCH_ARGS)
 
 bench: venv ## Locust against the cluster, report in bench/results/ and docs/bench/ (GROWTH=1: 1M products)
 	$(BIN)/python -m bench.run_bench $(if $(filter 1,$(GROWTH)),--growth) $(BENCH_ARGS)

@@ -1,9 +1,9 @@
 """The whole shop on one machine: the cluster of DESIGN.md, for real, on loopback (issue 5).
 
-A PostgreSQL primary and a streaming replica, Redis, N gunicorn replicas of the app, a Celery
-worker and beat, and nginx in front. Everything listens on 127.0.0.1 on ports of its own and
-lives under var/cluster/, so it never meets the PostgreSQL, Redis or gunicorn of `make test`
-and `make run`.
+A PostgreSQL primary and a streaming replica, pgbouncer in front of the primary (transaction
+pooling), Redis, N gunicorn replicas of the app, a Celery worker and beat, and nginx in front.
+Everything listens on 127.0.0.1 on ports of its own and lives under var/cluster/, so it never
+meets the PostgreSQL, Redis or gunicorn of `make test` and `make run`.
 
     python cluster/cluster.py up [--replicas N]  start whatever is not running; the first start
                                                 creates both databases, migrates and seeds
@@ -21,7 +21,8 @@ DJANGO_SETTINGS_MODULE, which would split the replicas): the cluster's own varia
 plus any RATELIMIT_* or COD_* variable set when `up` runs (for a load test), remembered for later
 starts.
 SHOP_MONITORING_NETWORKS (comma-separated addresses or CIDR networks) set when `up` runs may read
-/readyz through nginx besides loopback; it is remembered too.
+/readyz through nginx besides loopback; it is remembered too, as is SHOP_CLUSTER_POOLER=none (the
+app replicas then reach the primary directly, not through pgbouncer: bench/connections.py).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ HOST = "127.0.0.1"
 PRIMARY_PORT = 15432
 REPLICA_PORT = 15433
 REDIS_PORT = 16379
+PGBOUNCER_PORT = 16432
+PGBOUNCER_DIR = PG_DIR / "pgbouncer"  # the database user's, as pgbouncer refuses to run as root
+PGBOUNCER_POOL_SIZE = 20  # server connections to the primary, for every replica together
 APP_PORT_BASE = 18000  # replica K listens on 18000 + K
 NGINX_PORT = 18080
 # Where shoppers reach the cluster: the app's absolute links and the Host nginx sends upstream.
@@ -76,7 +80,7 @@ REPLICATION_SLOT = "shop_replica"
 SEED_PRODUCTS = 2000
 PASSED_THROUGH = re.compile(r"(RATELIMIT|COD)_\w+")
 
-APT_LINE = "apt-get install -y postgresql redis-server nginx-light"
+APT_LINE = "apt-get install -y postgresql pgbouncer redis-server nginx-light"
 VENV_BIN = Path(sys.executable).parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -128,6 +132,7 @@ def app_service(number: int) -> Service:
 PRIMARY = Service("postgres-primary", PRIMARY_PORT, PRIMARY_DATA / "postmaster.pid", "postgres")
 REPLICA = Service("postgres-replica", REPLICA_PORT, REPLICA_DATA / "postmaster.pid", "postgres")
 REDIS = Service("redis", REDIS_PORT, RUN / "redis.pid", "redis-server")
+PGBOUNCER = Service("pgbouncer", PGBOUNCER_PORT, PGBOUNCER_DIR / "pgbouncer.pid", "pgbouncer")
 WORKER = Service("celery-worker", None, RUN / "celery-worker.pid", "celery")
 BEAT = Service("celery-beat", None, RUN / "celery-beat.pid", "celery")
 NGINX = Service("nginx", NGINX_PORT, NGINX_DIR / "nginx.pid", "nginx")
@@ -136,7 +141,7 @@ NGINX = Service("nginx", NGINX_PORT, NGINX_DIR / "nginx.pid", "nginx")
 def services(replicas: int) -> list[Service]:
     """Every process of the cluster, in start order."""
     apps = [app_service(number) for number in range(1, replicas + 1)]
-    return [PRIMARY, REPLICA, REDIS, *apps, WORKER, BEAT, NGINX]
+    return [PRIMARY, REPLICA, PGBOUNCER, REDIS, *apps, WORKER, BEAT, NGINX]
 
 
 def _stray_apps(replicas: int) -> list[Service]:
@@ -167,6 +172,8 @@ def check_prerequisites() -> None:
         missing.append("PostgreSQL (initdb, pg_ctl, pg_basebackup)")
     if shutil.which("redis-server") is None:
         missing.append("redis-server")
+    if pgbouncer_binary() is None:
+        missing.append("pgbouncer")
     if nginx_binary() is None:
         missing.append("nginx")
     if missing:
@@ -366,7 +373,10 @@ def app_environment(settings: dict, replica: str = "cluster") -> dict[str, str]:
             # http on loopback. Debug stays off all the same.
             "DJANGO_DEBUG": "0",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": f"postgres://{DB_USER}@{HOST}:{PRIMARY_PORT}/{DB_NAME}",
+            # The primary through pgbouncer (transaction pooling) unless `up` ran with
+            # SHOP_CLUSTER_POOLER=none (to measure without it); the replica directly, so that a
+            # replica down is a refused connection at once and reads fall back.
+            **_database_environment(settings.get("pooler", "pgbouncer")),
             "DATABASE_REPLICA_URLS": f"postgres://{DB_USER}@{HOST}:{REPLICA_PORT}/{DB_NAME}",
             "REDIS_URL": f"redis://{HOST}:{REDIS_PORT}/0",
             "CELERY_BROKER_URL": f"redis://{HOST}:{REDIS_PORT}/1",
@@ -384,6 +394,15 @@ def app_environment(settings: dict, replica: str = "cluster") -> dict[str, str]:
         }
     )
     return environment
+
+
+def _database_environment(pooler: str) -> dict[str, str]:
+    if pooler == "none":
+        return {"DATABASE_URL": f"postgres://{DB_USER}@{HOST}:{PRIMARY_PORT}/{DB_NAME}"}
+    return {
+        "DATABASE_URL": f"postgres://{DB_USER}@{HOST}:{PGBOUNCER_PORT}/{DB_NAME}",
+        "DATABASE_POOLER": "transaction",
+    }
 
 
 def manage(settings: dict, *arguments: str, quiet: bool = True) -> str:
@@ -474,6 +493,47 @@ def prepare_databases(settings: dict) -> None:
         manage(settings, "seed_catalog", "--products", str(SEED_PRODUCTS), quiet=False)
         manage(settings, "ensure_operator", quiet=False)
         SEEDED_MARK.write_text("seeded\n")
+
+
+# --- pgbouncer ------------------------------------------------------------------------------
+
+
+def pgbouncer_binary() -> str | None:
+    return shutil.which("pgbouncer") or next(
+        (path for path in ("/usr/sbin/pgbouncer",) if Path(path).exists()), None
+    )
+
+
+def start_pgbouncer() -> None:
+    """Start the pooler in front of the primary unless it runs (it needs no database up)."""
+    if PGBOUNCER.running():
+        return
+    PGBOUNCER_DIR.mkdir(parents=True, exist_ok=True)
+    auth_file = PGBOUNCER_DIR / "userlist.txt"
+    auth_file.write_text(f'"{DB_USER}" ""\n')  # trust on loopback, as the servers' pg_hba
+    values = {
+        "DB_NAME": DB_NAME,
+        "DB_USER": DB_USER,
+        "HOST": HOST,
+        "PRIMARY_PORT": str(PRIMARY_PORT),
+        "PORT": str(PGBOUNCER_PORT),
+        "PIDFILE": str(PGBOUNCER.pidfile),
+        "LOGFILE": str(PGBOUNCER_DIR / "pgbouncer.log"),
+        "AUTH_FILE": str(auth_file),
+        "POOL_SIZE": str(PGBOUNCER_POOL_SIZE),
+    }
+    conf = PGBOUNCER_DIR / "pgbouncer.ini"
+    conf.write_text(render(TEMPLATES / "pgbouncer.ini", values))
+    give_to_db_user(PGBOUNCER_DIR)
+    PGBOUNCER.pidfile.unlink(missing_ok=True)
+    run(as_db_user([pgbouncer_binary(), "-d", conf]), cwd=PGBOUNCER_DIR)
+    wait_for(
+        "pgbouncer",
+        lambda: PGBOUNCER.running() and port_open(PGBOUNCER_PORT),
+        seconds=10,
+        logfile=PGBOUNCER_DIR / "pgbouncer.log",
+    )
+    log(f"  pgbouncer started on {HOST}:{PGBOUNCER_PORT} (transaction pooling)")
 
 
 # --- Redis, the app, Celery, nginx ----------------------------------------------------------
@@ -649,6 +709,10 @@ def up(replicas: int | None) -> None:
     # RATELIMIT_* and COD_* of this `up` (none: the defaults), kept for replicas started later.
     environment = {name: value for name, value in os.environ.items() if PASSED_THROUGH.match(name)}
     settings["environment"] = environment
+    # pgbouncer in front of the primary, or (SHOP_CLUSTER_POOLER=none) the primary directly.
+    settings["pooler"] = os.environ.get("SHOP_CLUSTER_POOLER", "pgbouncer")
+    if settings["pooler"] not in ("pgbouncer", "none"):
+        raise ClusterError("SHOP_CLUSTER_POOLER is pgbouncer (the default) or none")
     if "SHOP_MONITORING_NETWORKS" in os.environ:
         settings["monitoring_networks"] = monitoring_networks(
             os.environ["SHOP_MONITORING_NETWORKS"]
@@ -662,6 +726,7 @@ def up(replicas: int | None) -> None:
 
     log(f"Starting the shop's cluster in {STATE.relative_to(ROOT)} ({replicas} app replicas)")
     start_redis()
+    start_pgbouncer()
     if not (PRIMARY_DATA / "PG_VERSION").exists():
         init_primary()
     if start_postgres(PRIMARY, PRIMARY_DATA) or not SEEDED_MARK.exists():

@@ -95,6 +95,14 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# "transaction": DATABASE_URL is a pgbouncer in transaction pooling (the cluster's), where a
+# server connection is the client's only for a transaction: no server-side cursors, which
+# outlive one (Django's own advice for transaction pooling).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+elif DATABASE_POOLER:
+    raise ImproperlyConfigured("DATABASE_POOLER is 'transaction' or empty.")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write one file: take the write lock when a transaction begins
     # (no "database is locked" on upgrade), wait for it, and let readers go on beside a writer.
