@@ -16,14 +16,13 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
+from cluster.cluster import DB_NAME, DB_USER, HOST, PRIMARY_PORT, ROOT, STATE
 from drills.load import NGINX, TIMEOUT, Load, Shopper
 
-ROOT = Path(__file__).resolve().parent.parent
-MAIL_DIR = ROOT / "var" / "cluster" / "mail"
+MAIL_DIR = STATE / "mail"
 PSQL = [shutil.which("psql") or "psql", "-X", "-q", "-At", "-F", "\t"]
-PSQL += ["-h", "127.0.0.1", "-p", "15432", "-U", "postgres", "-d", "shop"]
+PSQL += ["-h", HOST, "-p", str(PRIMARY_PORT), "-U", DB_USER, "-d", DB_NAME]
 
 # The beat re-sender runs every 60 s and leaves an event alone for its first 60 s
 # (orders/handlers.py REDELIVERY_DELAY): an event whose send was lost is queued again

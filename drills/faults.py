@@ -10,11 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / "var" / "cluster"
-RUN = STATE / "run"
-REPLICA_DATA = STATE / "postgres" / "replica"
-PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
+from cluster.cluster import APP_PORT_BASE, REPLICA_DATA, ROOT, SETTINGS_FILE, pg
+
+PG_CTL = str(pg("pg_ctl"))  # the newest PostgreSQL installed, as the cluster itself uses
 STOP_FAST = ["stop", "-m", "fast", "-w"]
 REPLICAS = 3
 # The drills' load would trip the per-endpoint limits (5 orders a minute): they are off. Its
@@ -59,7 +57,7 @@ def not_running() -> list[str]:
 def start_cluster() -> str:
     """Start whatever is not running, with rate limits off; restart it if they were on."""
     try:
-        settings = json.loads((STATE / "cluster.json").read_text())
+        settings = json.loads(SETTINGS_FILE.read_text())
     except (OSError, ValueError):
         settings = {}
     running = [name for name, row in processes().items() if row["state"] == "running"]
@@ -115,7 +113,7 @@ def _gunicorn_pids(master: int, port: int) -> list[int]:
 
 def kill_app(number: int) -> str:
     """SIGKILL app replica `number`: its gunicorn master and its workers, no goodbye."""
-    pids = _gunicorn_pids(_pid(f"app{number}"), 18000 + number)
+    pids = _gunicorn_pids(_pid(f"app{number}"), APP_PORT_BASE + number)
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     if not _wait_gone(pids, 10):

@@ -16,15 +16,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from cluster.cluster import HOST, NGINX_PORT, ROOT
 from tests.fixtures import _unavailable
 
-NGINX = "http://127.0.0.1:18080"
-ROOT = Path(__file__).resolve().parents[2]
-STATE = ROOT / "var" / "cluster"
+NGINX = f"http://{HOST}:{NGINX_PORT}"
 
 # nginx lets one address make 50 requests a second (nginx/limits.conf): stay below it, so that
 # a 429 in a test means something.

@@ -10,13 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from cluster.cluster import HOST, NGINX_PORT, PUBLIC_HOST
+
 pytestmark = pytest.mark.cluster
 
 ONE_MEGABYTE = 1024 * 1024
 
 
 def test_body_over_one_megabyte_is_refused_by_nginx_with_413():
-    connection = http.client.HTTPConnection("127.0.0.1", 18080, timeout=30)
+    connection = http.client.HTTPConnection(HOST, NGINX_PORT, timeout=30)
     # The announced length is enough: nginx answers before reading the body, which never comes.
     connection.putrequest("POST", "/api/v1/cart/items/")
     connection.putheader("Content-Type", "application/json")
@@ -68,7 +70,7 @@ def test_files_from_disk_get_nginxs_policy_under_which_nothing_runs(shopper):
 
 
 def _get_with_host(path: str, host: str) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", 18080, timeout=30)
+    connection = http.client.HTTPConnection(HOST, NGINX_PORT, timeout=30)
     try:
         connection.request("GET", path, headers={"Host": host})
         response = connection.getresponse()
@@ -81,20 +83,20 @@ def test_a_host_with_a_port_reaches_no_link_and_no_one_elses_answer(shopper):
     # Issue 12: the micro-cache key dropped the port the app put into `next`, so one request
     # with `Host: <host>:1337` poisoned the answer every anonymous client got for 5 s.
     path = f"/api/v1/products/?page_size=1&probe={uuid.uuid4().hex}"
-    status, poisoned = _get_with_host(path, "127.0.0.1:1337")
+    status, poisoned = _get_with_host(path, f"{HOST}:1337")
     clean = shopper.get(path)
 
     assert status == 200 and clean.status == 200
     assert clean.headers["X-Cache-Status"] == "HIT"  # the same entry: so it must be clean
     for body in (poisoned, clean.body):
         assert b"1337" not in body
-        assert json.loads(body)["next"].startswith("http://127.0.0.1:18080/api/v1/products/?")
+        assert json.loads(body)["next"].startswith(f"http://{PUBLIC_HOST}/api/v1/products/?")
 
 
 def _get_from(address: str, path: str) -> tuple[int, bytes]:
     """GET through nginx from another loopback address than 127.0.0.1 (Linux routes 127/8)."""
     connection = http.client.HTTPConnection(
-        "127.0.0.1", 18080, timeout=30, source_address=(address, 0)
+        HOST, NGINX_PORT, timeout=30, source_address=(address, 0)
     )
     try:
         connection.request("GET", path)
@@ -105,7 +107,7 @@ def _get_from(address: str, path: str) -> tuple[int, bytes]:
 
 
 def test_readyz_answers_the_balancer_and_refuses_other_addresses():
-    status, body = _get_from("127.0.0.1", "/readyz")
+    status, body = _get_from(HOST, "/readyz")
     assert status == 200
     assert set(json.loads(body)["checks"].values()) == {"ok"}
 
@@ -115,7 +117,7 @@ def test_readyz_answers_the_balancer_and_refuses_other_addresses():
 
 def test_a_flood_from_one_address_gets_429_from_nginx():
     def hit(_number: int) -> int:
-        connection = http.client.HTTPConnection("127.0.0.1", 18080, timeout=30)
+        connection = http.client.HTTPConnection(HOST, NGINX_PORT, timeout=30)
         try:
             connection.request("HEAD", "/static/admin/css/base.css")
             return connection.getresponse().status
@@ -136,7 +138,7 @@ REQUEST_LINE_PADDING = {"refused-by-gunicorn": "x" * 5000, "refused-by-nginx": "
 
 
 def _get_raw(path: str) -> http.client.HTTPResponse:
-    connection = http.client.HTTPConnection("127.0.0.1", 18080, timeout=30)
+    connection = http.client.HTTPConnection(HOST, NGINX_PORT, timeout=30)
     connection.request("GET", path)
     return connection.getresponse()
 

@@ -3,11 +3,23 @@
 import subprocess
 import uuid
 
+from cluster import cluster
 from tests.cluster.conftest import Shopper
 
-CONSOLE = ["psql", "-X", "-q", "-A", "-F", "|", "-h", "127.0.0.1", "-p", "16432"]
-CONSOLE += ["-U", "postgres", "-d", "pgbouncer"]
-POOL_SIZE = 20 + 5  # cluster.py's PGBOUNCER_POOL_SIZE and the template's reserve_pool_size
+CONSOLE = [
+    "psql",
+    "-X",
+    "-q",
+    "-A",
+    "-F",
+    "|",
+    "-h",
+    cluster.HOST,
+    "-p",
+    str(cluster.PGBOUNCER_PORT),
+]
+CONSOLE += ["-U", cluster.DB_USER, "-d", "pgbouncer"]
+POOL_SIZE = cluster.PGBOUNCER_POOL_SIZE + 5  # and the template's reserve_pool_size
 
 
 def console(command: str) -> list[dict[str, str]]:

@@ -7,12 +7,13 @@ import uuid
 
 import pytest
 
+from cluster import cluster
 from orders.tests.conftest import order_body
-from tests.cluster.conftest import ROOT, Shopper, cluster_command
+from tests.cluster.conftest import Shopper, cluster_command
 
-PSQL = ["psql", "-X", "-q", "-At", "-h", "127.0.0.1", "-U", "postgres", "-d", "shop"]
-PRIMARY_PORT, REPLICA_PORT = "15432", "15433"
-REPLICA_DATA = ROOT / "var" / "cluster" / "postgres" / "replica"
+PSQL = ["psql", "-X", "-q", "-At", "-h", cluster.HOST, "-U", cluster.DB_USER, "-d", cluster.DB_NAME]
+PRIMARY_PORT, REPLICA_PORT = str(cluster.PRIMARY_PORT), str(cluster.REPLICA_PORT)
+REPLICA_DATA = cluster.REPLICA_DATA
 
 pytestmark = pytest.mark.cluster
 
@@ -103,7 +104,7 @@ def _stop_replica() -> None:
             "-u",
             "postgres",
             "--",
-            "/usr/lib/postgresql/15/bin/pg_ctl",
+            str(cluster.pg("pg_ctl")),
             "-D",
             str(REPLICA_DATA),
             "stop",

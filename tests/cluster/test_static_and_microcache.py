@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from tests.cluster.conftest import STATE, Shopper
+from cluster.cluster import STATE
+from tests.cluster.conftest import Shopper
 
 pytestmark = pytest.mark.cluster
 
