@@ -19,7 +19,14 @@ from django.contrib.auth import get_user_model
 
 from carts.models import CartLine
 from catalog.tests.factories import ProductFactory
-from tests.fixtures import ROOT, _unavailable, gunicorn, process_environment
+from tests.fixtures import (
+    ROOT,
+    _unavailable,
+    clean_environment,
+    gunicorn,
+    process_environment,
+    run_manage,
+)
 from tests.redis_sentinel import MASTER_NAME, SentinelGroup, sentinel_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -169,3 +176,33 @@ def test_the_celery_broker_follows_a_failover_and_keeps_queued_messages(group):
     _broker(group, "put", "after")
 
     assert json.loads(_broker(group, "get", "2").stdout) == ["before", "after"]
+
+
+SHOW_SETTINGS = (
+    "from django.conf import settings as s; import json; print(json.dumps([s.CELERY_BROKER_URL,"
+    " s.CELERY_BROKER_TRANSPORT_OPTIONS['master_name'], s.CACHES['default']['LOCATION']]))"
+)
+
+
+def test_the_sentinel_settings_name_the_master_for_the_cache_and_the_broker():
+    env = clean_environment(
+        DATABASE_URL="sqlite:///:memory:",
+        REDIS_SENTINELS="10.77.0.11:26379,10.77.0.12:26379",
+        REDIS_SENTINEL_MASTER="orders",
+        REDIS_DB="2",
+        REDIS_SENTINEL_BROKER_DB="3",
+    )
+    result = run_manage("shell", "-v0", "-c", SHOW_SETTINGS, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        "sentinel://10.77.0.11:26379/3;sentinel://10.77.0.12:26379/3",
+        "orders",
+        ["redis://orders/2"],
+    ]
+
+
+def test_a_sentinel_broker_without_sentinels_refuses_to_start():
+    env = clean_environment(DATABASE_URL="sqlite:///:memory:", REDIS_SENTINEL_BROKER_DB="1")
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "REDIS_SENTINEL_BROKER_DB needs REDIS_SENTINELS" in result.stderr
