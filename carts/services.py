@@ -3,7 +3,6 @@ database in the same request (at most two statements), so a lost Redis node lose
 """
 
 import logging
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -37,8 +36,6 @@ from carts.store import Change
 from catalog.selectors import get_product_offers
 
 log = logging.getLogger(__name__)
-
-REDIS_RETRY_PAUSE_SECONDS = 0.2  # between attempts to reach a Redis master during a failover
 
 
 # --- Which cart -----------------------------------------------------------------------------
@@ -175,7 +172,6 @@ def _change_line(
     cart_pk = _cart_for_writing(user=user, session=session)
     guest = not user.is_authenticated
     cap = _cap(offer) if quantity else 0
-    stale_copy = False
     if store.available():
         try:
             result = _change_in_redis(
@@ -190,7 +186,6 @@ def _change_line(
             )
         except RedisError as error:
             log.warning("cart %s changed in the database: Redis unavailable (%s)", cart_pk, error)
-            stale_copy = True
         else:
             if result.refused:
                 _refuse(
@@ -222,11 +217,6 @@ def _change_line(
         add=add,
         must_exist=must_exist,
     )
-    if stale_copy and settings.REDIS_FAILOVER_SECONDS:
-        # Redis may have failed over meanwhile: the promoted replica still holds the cart as it
-        # was, without this change (or with it, had the master run it before dying). Forget it
-        # there; the next read rebuilds it from the database (issue 13).
-        _drop_from_redis(cart_pk)
 
 
 @transaction.atomic
@@ -375,20 +365,9 @@ def empty_cart(*, cart_pk: int, product_pks) -> None:
 
 
 def _drop_from_redis(*cart_pks: int) -> None:
-    """Forget carts in Redis if it is there; the database is their truth either way.
-
-    Under Sentinel, a drop that fails is tried again for REDIS_FAILOVER_SECONDS, long enough for
-    a failover: a copy left on the promoted replica would show the cart as it was before.
-    """
-    if not store.available():
-        return
-    deadline = time.monotonic() + settings.REDIS_FAILOVER_SECONDS
-    while True:
+    """Forget carts in Redis if it is there; the database is their truth either way."""
+    if store.available():
         try:
             store.drop(*cart_pks)
-            return
         except RedisError as error:
-            if time.monotonic() >= deadline:
-                log.warning("carts %s not dropped from Redis (%s)", cart_pks, error)
-                return
-        time.sleep(REDIS_RETRY_PAUSE_SECONDS)
+            log.warning("carts %s not dropped from Redis (%s)", cart_pks, error)

@@ -94,9 +94,9 @@ def _client():
     return get_redis_connection("default")
 
 
-def _run(script: str, key: str, args: list) -> list:
+def _run(script: str, key: str, args: list, *, replicate: bool = True) -> list:
     client = _client()
-    if not settings.REDIS_WAIT_REPLICAS:
+    if not (replicate and settings.REDIS_WAIT_REPLICAS):
         # register_script only hashes the source; the script is sent once, then called by its SHA.
         return client.register_script(script)(keys=[key], args=args)
     with client.pipeline(transaction=False) as pipeline:
@@ -149,7 +149,8 @@ def fill(cart_pk: int, lines: dict[int, StoredLine], ttl: int) -> None:
             f"p:{product_pk}",
             str(line.price_when_added),
         ]
-    _run(_FILL, _key(cart_pk), [ttl, *pairs])
+    # Not worth a wait for replicas: a copy lost in a failover is loaded again.
+    _run(_FILL, _key(cart_pk), [ttl, *pairs], replicate=False)
 
 
 def _change(script: str, cart_pk: int, args: list, ttl: int) -> Change:

@@ -125,15 +125,19 @@ REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=10)
 # --- Cache ----------------------------------------------------------------------------------
 # One Redis node (REDIS_URL), or a Sentinel group with automatic failover (issue 13):
 # REDIS_SENTINELS=h1:26379,h2:26379,h3:26379 names the sentinels, which tell every process where
-# the master of REDIS_SENTINEL_MASTER is now; the cache uses database REDIS_DB there. It then
-# takes precedence over REDIS_URL.
+# the master of REDIS_SENTINEL_MASTER is now; the cache uses database REDIS_DB there, which holds
+# nothing else: it is emptied after a failover. REDIS_SENTINELS takes precedence over REDIS_URL.
 REDIS_URL = env.str("REDIS_URL", default="")
-REDIS_SENTINELS = [
-    (host, int(port))
-    for host, _, port in (
-        entry.rpartition(":") for entry in env.list("REDIS_SENTINELS", default=[])
-    )
-]
+
+
+def _sentinel_address(entry: str) -> tuple[str, int]:
+    host, _, port = entry.rpartition(":")
+    if not host or not port.isdigit():
+        raise ImproperlyConfigured(f"REDIS_SENTINELS takes host:port entries, not {entry!r}.")
+    return host, int(port)
+
+
+REDIS_SENTINELS = [_sentinel_address(entry) for entry in env.list("REDIS_SENTINELS", default=[])]
 REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="shop")
 REDIS_DB = env.int("REDIS_DB", default=0)
 REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")  # the master's and replicas' requirepass
@@ -141,12 +145,10 @@ REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")  # the 
 REDIS_ENABLED = bool(REDIS_URL or REDIS_SENTINELS)
 # After each cart change, wait up to REDIS_WAIT_TIMEOUT_MS for this many replicas to hold it
 # (Redis's WAIT), so that a failover right after the answer cannot lose the line from Redis's
-# copy (replication is asynchronous). 1 under Sentinel, 0 (no wait) on a single node.
+# copy (replication is asynchronous). 1 under Sentinel, 0 (no wait) on a single node. While no
+# replica is connected, every cart change waits the whole timeout.
 REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
-REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=100)
-# A cart changed in the database alone while Redis failed has its Redis copy dropped, tried again
-# for this long (a failover: Sentinel's down-after plus the election); 0 on a single node.
-REDIS_FAILOVER_SECONDS = env.float("REDIS_FAILOVER_SECONDS", default=10 if REDIS_SENTINELS else 0)
+REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=50)
 _redis_options = {
     "SOCKET_CONNECT_TIMEOUT": 0.5,
     "SOCKET_TIMEOUT": 0.5,
@@ -159,6 +161,9 @@ if REDIS_SENTINELS:
         # and reconnects to the new one after a failover ("the previous master is now a slave").
         "CLIENT_CLASS": "django_redis.client.SentinelClient",
         "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        # Its pool, which empties the cache database on the first use of a new master: the
+        # promoted replica's copies predate what changed while no master answered.
+        "CONNECTION_POOL_CLASS": "shop.cache_failover.FreshAfterFailoverPool",
         "SENTINELS": REDIS_SENTINELS,
         "SENTINEL_KWARGS": {
             "socket_connect_timeout": 0.5,
@@ -222,6 +227,9 @@ if _broker_db:
         raise ImproperlyConfigured(
             "REDIS_SENTINEL_BROKER_DB needs REDIS_SENTINELS, and CELERY_BROKER_URL unset."
         )
+    if int(_broker_db) == REDIS_DB:
+        # After a failover the cache's database is emptied (shop/cache_failover.py).
+        raise ImproperlyConfigured("REDIS_SENTINEL_BROKER_DB must differ from REDIS_DB.")
     _broker_auth = f":{REDIS_PASSWORD}@" if REDIS_PASSWORD else ""
     CELERY_BROKER_URL = ";".join(
         f"sentinel://{_broker_auth}{host}:{port}/{int(_broker_db)}"

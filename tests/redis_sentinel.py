@@ -92,6 +92,19 @@ class SentinelGroup:
             return False
 
 
+def _wait_for_sync(replica_port: int, seconds: float = 30) -> None:
+    replica = redis.Redis(host=HOST, port=replica_port, socket_timeout=0.5)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if replica.info("replication")["master_link_status"] == "up":
+                return
+        except redis.RedisError:  # not listening yet
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the replica on {replica_port} did not sync in {seconds} s")
+
+
 def _start(directory: Path, name: str, config: str, *extra: str) -> subprocess.Popen:
     conf = directory / f"{name}.conf"
     conf.write_text(config)
@@ -141,6 +154,9 @@ def sentinel_group(directory: Path) -> Iterator[SentinelGroup]:
         group.nodes[replica_port] = _start(
             directory, "replica", _data_node(replica_port, directory, master_port)
         )
+        # Sentinels learn of replicas from the master's INFO, asked every 10 s: start them once
+        # the replica is in sync, so that the first answer names it.
+        _wait_for_sync(replica_port)
         for number, port in enumerate(sentinel_ports, start=1):
             group.sentinels[port] = _start(
                 directory,
