@@ -120,6 +120,12 @@ def _broker_child(group: SentinelGroup) -> subprocess.Popen:
     return child
 
 
+def _queue_length(url: str) -> float:
+    metrics = requests.get(f"{url}/metrics", timeout=30).text
+    line = next(line for line in metrics.splitlines() if line.startswith("shop_celery_queue_"))
+    return float(line.rsplit(" ", 1)[1])
+
+
 def _sign_in(url: str) -> requests.Session:
     """A signed-in API client (a device of its own: one token per sign-in)."""
     client = requests.Session()
@@ -144,7 +150,11 @@ def test_killing_the_redis_master_loses_no_cart_line_session_sign_out_or_task(
     # A hash the child's settings can check (the test settings' MD5 is not among them).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     get_user_model().objects.create_user(email="ada@example.com", password="pw-Ada-1234")
-    with gunicorn("--workers", "2", env=_shop_environment(group), log=tmp_path / "web.log") as web:
+    # The web's /metrics reports the broker's queue (shop_celery_queue_length) through Sentinel.
+    web_environment = _shop_environment(
+        group, REDIS_SENTINEL_BROKER_DB="1", CELERY_QUEUE="sentinel-test"
+    )
+    with gunicorn("--workers", "2", env=web_environment, log=tmp_path / "web.log") as web:
         guest, laptop, phone = requests.Session(), _sign_in(web.url), _sign_in(web.url)
         for product in products[:5]:
             for shopper in (guest, laptop):
@@ -154,6 +164,7 @@ def test_killing_the_redis_master_loses_no_cart_line_session_sign_out_or_task(
         acknowledged = [product.pk for product in products[:5]]
         broker = _broker_child(group)
         assert group.master(db=1).llen("sentinel-test") == 1  # REDIS_SENTINEL_BROKER_DB: 1
+        assert _queue_length(web.url) == 1
 
         killed = time.monotonic()
         group.kill_master()
@@ -179,6 +190,7 @@ def test_killing_the_redis_master_loses_no_cart_line_session_sign_out_or_task(
         assert sorted(in_database) == sorted(acknowledged)
         assert all(_in_redis(group, pk) for pk in acknowledged)  # Redis serves it again
         # The broker's queue survived on the promoted replica, and takes new messages there.
+        assert _queue_length(web.url) == 1
         received, errors = broker.communicate(input="go\n", timeout=60)
         assert broker.returncode == 0, errors
         assert json.loads(received) == ["before", "after"]
