@@ -5,14 +5,17 @@ when the line was added, and `_` → "1", present even in an empty cart, so that
 always means "not loaded" (rebuild it from the database), never "empty".
 
 Every function raises redis.RedisError when Redis is unreachable; carts.services then works on
-the database alone. With no REDIS_URL at all (make run), `available()` is False.
+the database alone. With no Redis configured (make run), `available()` is False.
 """
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django_redis import get_redis_connection
+
+log = logging.getLogger(__name__)
 
 SENTINEL = "_"
 
@@ -84,16 +87,38 @@ return 1
 
 
 def available() -> bool:
-    return bool(settings.REDIS_URL)
+    return settings.REDIS_ENABLED
 
 
 def _client():
     return get_redis_connection("default")
 
 
-def _run(script: str, key: str, args: list) -> list:
-    # register_script only hashes the source; the script is sent once, then called by its SHA.
-    return _client().register_script(script)(keys=[key], args=args)
+def _run(script: str, key: str, args: list, *, replicate: bool = True) -> list:
+    client = _client()
+    if not (replicate and settings.REDIS_WAIT_REPLICAS):
+        # register_script only hashes the source; the script is sent once, then called by its SHA.
+        return client.register_script(script)(keys=[key], args=args)
+    with client.pipeline(transaction=False) as pipeline:
+        pipeline.eval(script, 1, key, *args)
+        return _replicated(pipeline)
+
+
+def _replicated(pipeline) -> object:
+    """Run `pipeline`, then wait until REDIS_WAIT_REPLICAS replicas hold its writes, so that a
+    failover promotes none without them (issue 13); return the first command's result.
+
+    One pipeline, so one connection: WAIT counts the replicas that have this connection's
+    writes. Too few within REDIS_WAIT_TIMEOUT_MS is logged; the change stands on the master.
+    """
+    wanted, timeout = settings.REDIS_WAIT_REPLICAS, settings.REDIS_WAIT_TIMEOUT_MS
+    pipeline.wait(wanted, timeout)
+    result, *_, acknowledged = pipeline.execute()
+    if acknowledged < wanted:
+        log.warning(
+            "cart change on %s of %s Redis replicas in %s ms", acknowledged, wanted, timeout
+        )
+    return result
 
 
 def _key(cart_pk: int) -> str:
@@ -124,7 +149,8 @@ def fill(cart_pk: int, lines: dict[int, StoredLine], ttl: int) -> None:
             f"p:{product_pk}",
             str(line.price_when_added),
         ]
-    _run(_FILL, _key(cart_pk), [ttl, *pairs])
+    # Not worth a wait for replicas: a copy lost in a failover is loaded again.
+    _run(_FILL, _key(cart_pk), [ttl, *pairs], replicate=False)
 
 
 def _change(script: str, cart_pk: int, args: list, ttl: int) -> Change:
@@ -158,5 +184,12 @@ def set_quantity(
 
 def drop(*cart_pks: int) -> None:
     """Forget carts in Redis; the next read rebuilds them from the database."""
-    if cart_pks:
-        _client().delete(*(_key(pk) for pk in cart_pks))
+    if not cart_pks:
+        return
+    keys = [_key(pk) for pk in cart_pks]
+    if not settings.REDIS_WAIT_REPLICAS:
+        _client().delete(*keys)
+        return
+    with _client().pipeline(transaction=False) as pipeline:
+        pipeline.delete(*keys)
+        _replicated(pipeline)

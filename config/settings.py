@@ -131,20 +131,69 @@ REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
 REPLICA_RETRY_SECONDS = env.int("REPLICA_RETRY_SECONDS", default=10)
 
 # --- Cache ----------------------------------------------------------------------------------
+# One Redis node (REDIS_URL), or a Sentinel group with automatic failover (issue 13):
+# REDIS_SENTINELS=h1:26379,h2:26379,h3:26379 names the sentinels, which tell every process where
+# the master of REDIS_SENTINEL_MASTER is now; the cache uses database REDIS_DB there, which holds
+# nothing else: it is emptied after a failover. REDIS_SENTINELS takes precedence over REDIS_URL.
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+
+
+def _sentinel_address(entry: str) -> tuple[str, int]:
+    host, _, port = entry.rpartition(":")
+    if not host or not port.isdigit():
+        raise ImproperlyConfigured(f"REDIS_SENTINELS takes host:port entries, not {entry!r}.")
+    return host, int(port)
+
+
+REDIS_SENTINELS = [_sentinel_address(entry) for entry in env.list("REDIS_SENTINELS", default=[])]
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="shop")
+REDIS_DB = env.int("REDIS_DB", default=0)
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")  # the master's and replicas' requirepass
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")  # the sentinels' own
+REDIS_ENABLED = bool(REDIS_URL or REDIS_SENTINELS)
+# After each cart change, wait up to REDIS_WAIT_TIMEOUT_MS for this many replicas to hold it
+# (Redis's WAIT), so that a failover right after the answer cannot lose the line from Redis's
+# copy (replication is asynchronous). 1 under Sentinel, 0 (no wait) on a single node. While no
+# replica is connected, every cart change waits the whole timeout.
+REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
+REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=50)
+_redis_options = {
+    "SOCKET_CONNECT_TIMEOUT": 0.5,
+    "SOCKET_TIMEOUT": 0.5,
+    # A Redis outage degrades the catalog to database reads, never to errors.
+    "IGNORE_EXCEPTIONS": True,
+}
+if REDIS_SENTINELS:
+    _redis_options |= {
+        # django-redis's own Sentinel support: each connection asks the sentinels for the master
+        # and reconnects to the new one after a failover ("the previous master is now a slave").
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        # Its pool, which empties the cache database on the first use of a new master: the
+        # promoted replica's copies predate what changed while no master answered.
+        "CONNECTION_POOL_CLASS": "shop.cache_failover.FreshAfterFailoverPool",
+        "SENTINELS": REDIS_SENTINELS,
+        "SENTINEL_KWARGS": {
+            "socket_connect_timeout": 0.5,
+            "socket_timeout": 0.5,
+            **({"password": REDIS_SENTINEL_PASSWORD} if REDIS_SENTINEL_PASSWORD else {}),
+        },
+        **({"PASSWORD": REDIS_PASSWORD} if REDIS_PASSWORD else {}),
+    }
+    # The host part is the master's name in Sentinel. One location, the master's: reads from a
+    # replica could miss a write made just before (a session just signed in, a token just
+    # revoked), and SentinelClient would send them there given the plain string.
+    _redis_location: str | list[str] = [f"redis://{REDIS_SENTINEL_MASTER}/{REDIS_DB}"]
+else:
+    _redis_options["CLIENT_CLASS"] = "django_redis.client.DefaultClient"
+    _redis_location = REDIS_URL
+if REDIS_ENABLED:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": _redis_location,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="shop"),
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-                # A Redis outage degrades the catalog to database reads, never to errors.
-                "IGNORE_EXCEPTIONS": True,
-            },
+            "OPTIONS": _redis_options,
         }
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
@@ -176,6 +225,33 @@ CACHE_TTL_JITTER = env.float("CACHE_TTL_JITTER", default=0.1)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+# REDIS_SENTINEL_BROKER_DB=1: the broker is database 1 of the Sentinel group of REDIS_SENTINELS
+# (kombu's sentinel:// transport, which follows failovers), with CELERY_BROKER_URL unset: Celery
+# reads that variable from the environment itself. A full "sentinel://h1:26379/1;sentinel://
+# h2:26379/1" CELERY_BROKER_URL works too. Either way the master's name is REDIS_SENTINEL_MASTER.
+_broker_db = env.str("REDIS_SENTINEL_BROKER_DB", default="")
+if _broker_db:
+    if CELERY_BROKER_URL or not REDIS_SENTINELS:
+        raise ImproperlyConfigured(
+            "REDIS_SENTINEL_BROKER_DB needs REDIS_SENTINELS, and CELERY_BROKER_URL unset."
+        )
+    if int(_broker_db) == REDIS_DB:
+        # After a failover the cache's database is emptied (shop/cache_failover.py).
+        raise ImproperlyConfigured("REDIS_SENTINEL_BROKER_DB must differ from REDIS_DB.")
+    _broker_auth = f":{REDIS_PASSWORD}@" if REDIS_PASSWORD else ""
+    CELERY_BROKER_URL = ";".join(
+        f"sentinel://{_broker_auth}{host}:{port}/{int(_broker_db)}"
+        for host, port in REDIS_SENTINELS
+    )
+if CELERY_BROKER_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "master_name": REDIS_SENTINEL_MASTER,
+        "sentinel_kwargs": {
+            "socket_connect_timeout": 0.5,
+            "socket_timeout": 0.5,
+            **({"password": REDIS_SENTINEL_PASSWORD} if REDIS_SENTINEL_PASSWORD else {}),
+        },
+    }
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL  # no broker: tasks run inline
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="shop")

@@ -19,6 +19,7 @@ import time
 import uuid
 from contextvars import ContextVar, Token
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
@@ -38,6 +39,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
+from redis.sentinel import Sentinel
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SERVED_BY_HEADER = "X-Served-By"
@@ -97,18 +99,34 @@ def record_replica_health(alias: str, up: bool) -> None:
 
 @lru_cache(maxsize=4)
 def _broker(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
-        socket_timeout=BROKER_TIMEOUT_SECONDS,
+    timeouts = {
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+        "socket_timeout": BROKER_TIMEOUT_SECONDS,
+    }
+    if not url.startswith("sentinel://"):
+        return redis.Redis.from_url(url, **timeouts)
+    # kombu's "sentinel://[:password@]host:port/db;sentinel://host:port/db": ask the sentinels
+    # for the master now, as the workers do (issue 13).
+    parts = [urlsplit(part) for part in url.split(";")]
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    sentinels = Sentinel(
+        [(part.hostname, part.port or 26379) for part in parts],
+        sentinel_kwargs={**timeouts, **options.get("sentinel_kwargs", {})},
+    )
+    return sentinels.master_for(
+        options["master_name"],
+        db=int(parts[0].path.lstrip("/") or 0),
+        password=parts[0].password,
+        **timeouts,
     )
 
 
 class CeleryQueueCollector:
     """Report the length of the Celery queue at scrape time, -1 when the broker is unreachable.
 
-    Only a Redis broker is asked (kombu keeps a queue as a list under the queue's name, and one
-    more list per priority step); with any other broker, or none, the metric is left out.
+    Only a Redis broker, one node or a Sentinel group, is asked (kombu keeps a queue as a list
+    under the queue's name, and one more list per priority step); with any other broker, or
+    none, the metric is left out.
     """
 
     name = "shop_celery_queue_length"
@@ -122,7 +140,7 @@ class CeleryQueueCollector:
 
     def collect(self):
         url = settings.CELERY_BROKER_URL
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        if not url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
             return
         queue = settings.CELERY_TASK_DEFAULT_QUEUE
         keys = [queue, *(f"{queue}{self.priority_separator}{step}" for step in self.priority_steps)]
