@@ -428,9 +428,8 @@ def start_apps(topology: Topology, secret_values: dict[str, str]) -> None:
         )
     balancer = configs.balancer_url(topology)
     wait_for("the balancer", lambda: http_json(f"{balancer}/healthz")[0] == 200, seconds=20)
-    log(
-        f"  gunicorn on {', '.join(h.name for h in topology.hosts_with('app'))}; shop at {balancer}/"
-    )
+    apps = ", ".join(host.name for host in topology.hosts_with("app"))
+    log(f"  gunicorn on {apps}; shop at {balancer}/")
 
 
 def up(*, keep_failed: bool = False) -> Topology:
@@ -450,9 +449,8 @@ def up(*, keep_failed: bool = False) -> Topology:
         directory.mkdir(parents=True, exist_ok=True)
     STATE.chmod(0o755)  # the postgres user walks through it to its data
     shutil.copyfile(TOPOLOGY_FILE, TOPOLOGY_IN_USE)
-    log(
-        f"Starting the HA deployment in {STATE.relative_to(ROOT)} from {TOPOLOGY_FILE.relative_to(ROOT)}"
-    )
+    where = f"{STATE.relative_to(ROOT)} from {TOPOLOGY_FILE.relative_to(ROOT)}"
+    log(f"Starting the HA deployment in {where}")
     try:
         install_patroni()
         secret_values = load_secrets()

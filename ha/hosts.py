@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import suppress
 from pathlib import Path
 
 from ha.paths import LOGS, ROOT, RUN
@@ -220,7 +221,5 @@ def _alive(pid: int, program: str | None = None) -> bool:
 
 def _signal_all(pids: list[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
