@@ -112,9 +112,12 @@ class _FromAddress(urllib.request.HTTPHandler):
 class Shopper:
     """One client of the shop through nginx: its own address, and a cookie jar unless anonymous."""
 
-    def __init__(self, tally: Tally, *, cookies: bool = True, base_url: str = NGINX):
+    def __init__(
+        self, tally: Tally, *, cookies: bool = True, base_url: str = NGINX, timeout: float = TIMEOUT
+    ):
         self.tally = tally
         self.base_url = base_url
+        self.timeout = timeout
         self.jar = http.cookiejar.CookieJar() if cookies else None
         handlers = [_FromAddress(next_source_address()), _KeepErrors()]
         if self.jar is not None:
@@ -131,7 +134,7 @@ class Shopper:
             self.base_url + path, data=data, headers=headers, method=method
         )
         try:
-            with self.opener.open(request, timeout=TIMEOUT) as response:
+            with self.opener.open(request, timeout=self.timeout) as response:
                 status, raw = response.status, response.read()
         except (urllib.error.URLError, OSError, http.client.HTTPException):
             self.tally.count(None)
@@ -211,6 +214,7 @@ class Load:
     members: list[Shopper]
     max_seconds: float = 60
     base_url: str = NGINX  # where the shoppers go: the cluster's nginx, or make ha's balancer
+    timeout: float = TIMEOUT  # seconds a shopper waits for one answer
     # How many of each kind of shopper.
     browsers: int = BROWSERS
     cart_shoppers: int = CART_SHOPPERS
@@ -228,11 +232,11 @@ class Load:
         for number in range(self.browsers):
             self._spawn(self._browse, random.Random(number))
         for _ in range(self.cart_shoppers):
-            record = CartRecord(Shopper(self.tallies["cart"], base_url=self.base_url))
+            record = CartRecord(self._shopper("cart"))
             self.carts.append(record)
             self._spawn(self._fill_cart, record)
         for number in range(self.buyer_count):
-            record = BuyerRecord(Shopper(self.tallies["orders"], base_url=self.base_url))
+            record = BuyerRecord(self._shopper("orders"))
             self.buyers.append(record)
             self._spawn(self._buy, record, number)
         for member in self.members:
@@ -244,7 +248,12 @@ class Load:
 
     def join(self) -> None:
         for thread in self.threads:
-            thread.join(timeout=ORDER_ANSWER_SECONDS + 2 * TIMEOUT + 5)
+            thread.join(timeout=ORDER_ANSWER_SECONDS + 2 * self.timeout + 5)
+
+    def _shopper(self, kind: str, *, cookies: bool = True) -> Shopper:
+        return Shopper(
+            self.tallies[kind], cookies=cookies, base_url=self.base_url, timeout=self.timeout
+        )
 
     def _spawn(self, target, *arguments) -> None:
         thread = threading.Thread(target=target, args=arguments, daemon=True)
@@ -255,7 +264,7 @@ class Load:
         return not self.stopping.is_set() and time.monotonic() < self.deadline
 
     def _browse(self, rng: random.Random) -> None:
-        shopper = Shopper(self.tallies["catalog"], cookies=False, base_url=self.base_url)
+        shopper = self._shopper("catalog", cookies=False)
         for _ in range(MAX_REQUESTS_PER_SHOPPER):
             if not self._running():
                 return

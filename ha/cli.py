@@ -382,10 +382,19 @@ def start_gateway(topology: Topology) -> None:
 
 
 def _answers(topology: Topology) -> bool:
+    """Whether HAProxy sends connections to the leader only.
+
+    HAProxy starts with every server up until its checks say otherwise, so one answer may come
+    from a replica: as many answers in a row as there are servers, each from the leader.
+    """
+    query = "SELECT pg_is_in_recovery()"
     try:
-        return psql(topology, "SELECT 1", database="postgres") == [["1"]]
+        for _ in range(len(topology.hosts_with("postgres")) + 2):
+            if psql(topology, query, database="postgres") != [["f"]]:
+                return False
     except HaError:
         return False
+    return True
 
 
 def prepare_database(topology: Topology, secret_values: dict[str, str]) -> None:

@@ -42,6 +42,10 @@ SWITCH_MARGIN = 15  # failed requests allowed from the switchover's start until 
 PRODUCTS = 12  # the products the buyers buy, stock reset before each drill
 STOCK = 100  # per product: more than a drill sells, so every refusal would be a fault
 BUYERS, BROWSERS = 4, 2
+# Longer than the 15 s the shop holds a retried order while its first attempt may still answer
+# (orders/idempotency.py WAIT_SECONDS), after which it says 409 request_in_progress: a shorter
+# client timeout would count that wait as a failure.
+REQUEST_TIMEOUT = 20
 
 
 @dataclass
@@ -62,10 +66,14 @@ class Result:
 
 
 def writable_address(topology: Topology) -> str | None:
-    """The address of the server a fresh connection through HAProxy reaches, if it takes writes."""
+    """The address of the server a fresh connection through HAProxy reaches, if it commits.
+
+    txid_current() gives the transaction an id, so its commit waits for the synchronous standby
+    as an order's does: a leader without one does not count as taking writes.
+    """
     command = ["psql", "-X", "-At", "-h", topology.gateway, "-p", str(topology.ports.db_primary)]
     command += ["-U", cli.DB_USER, "-d", topology.app.database]
-    command += ["-c", "SELECT host(inet_server_addr()), pg_is_in_recovery()"]
+    command += ["-c", "SELECT host(inet_server_addr()), pg_is_in_recovery(), txid_current() > 0"]
     environment = {"PGPASSWORD": cli.load_secrets()["superuser"], "PGCONNECT_TIMEOUT": "1"}
     try:
         result = subprocess.run(
@@ -73,8 +81,8 @@ def writable_address(topology: Topology) -> str | None:
         )
     except subprocess.TimeoutExpired:
         return None
-    address, _, in_recovery = result.stdout.strip().partition("|")
-    return address if result.returncode == 0 and in_recovery == "f" else None
+    address, in_recovery, committed = [*result.stdout.strip().split("|"), "", "", ""][:3]
+    return address if result.returncode == 0 and (in_recovery, committed) == ("f", "t") else None
 
 
 def wait_for_new_leader(topology: Topology, old_address: str, since: float) -> float | None:
@@ -134,6 +142,7 @@ def start_load(topology: Topology, catalog: Catalog, tag: str) -> Load:
         browsers=BROWSERS,
         cart_shoppers=0,
         buyer_count=BUYERS,
+        timeout=REQUEST_TIMEOUT,
     )
     load.start()
     return load
