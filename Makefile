@@ -89,3 +89,21 @@ cluster-clean: ## Stop the cluster and delete var/cluster (databases, logs, ever
 .PHONY: drills
 drills: venv ## Fault drills: break the cluster under load, check nothing was lost (drills/results/)
 	$(BIN)/python -m drills.run_drills $(DRILLS_ARGS)
+
+# --- High availability across hosts: namespaces, etcd, Patroni, HAProxy (issue 13) ----------
+.PHONY: ha ha-down ha-status ha-drills ha-test
+
+ha: venv ## Start the HA deployment: 3 hosts (namespaces), etcd + Patroni + PostgreSQL, HAProxy, the app on 127.0.0.1:28080
+	$(BIN)/python -m ha up
+
+ha-down: ## Remove everything `make ha` made: processes, namespaces, bridge, var/ha
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m ha down; else python3 -m ha down; fi
+
+ha-status: ## The HA deployment's processes, hosts and Patroni members
+	@$(BIN)/python -m ha status
+
+ha-drills: venv ## Break the HA deployment under load (leader's host cut off, switchover): var/ha/drills.json
+	$(BIN)/python -m ha drills $(HA_DRILLS_ARGS)
+
+ha-test: ha ## Start the HA deployment if needed, then run tests/ha against it
+	$(BIN)/pytest tests/ha -p no:cacheprovider -o addopts="" -ra --strict-markers $(PYTEST_ARGS)

@@ -29,7 +29,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-NGINX = "http://127.0.0.1:18080"
+NGINX = "http://127.0.0.1:18080"  # the cluster's; make ha's balancer is passed as base_url
 TIMEOUT = 10  # seconds per request
 EXPECTED_STATUSES = {409}  # an order's twin still running, out of stock: the API's answers
 
@@ -64,6 +64,7 @@ class Tally:
     server_errors: int = 0  # 5xx
     connection_errors: int = 0
     statuses: Counter = field(default_factory=Counter)
+    failed_at: list[float] = field(default_factory=list)  # time.time() of each error
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, status: int | None) -> None:
@@ -76,6 +77,7 @@ class Tally:
                 self.server_errors += 1
             if status is None or (not 200 <= status < 300 and status not in EXPECTED_STATUSES):
                 self.errors += 1
+                self.failed_at.append(time.time())
 
 
 @dataclass
@@ -110,8 +112,12 @@ class _FromAddress(urllib.request.HTTPHandler):
 class Shopper:
     """One client of the shop through nginx: its own address, and a cookie jar unless anonymous."""
 
-    def __init__(self, tally: Tally, *, cookies: bool = True):
+    def __init__(
+        self, tally: Tally, *, cookies: bool = True, base_url: str = NGINX, timeout: float = TIMEOUT
+    ):
         self.tally = tally
+        self.base_url = base_url
+        self.timeout = timeout
         self.jar = http.cookiejar.CookieJar() if cookies else None
         handlers = [_FromAddress(next_source_address()), _KeepErrors()]
         if self.jar is not None:
@@ -124,9 +130,11 @@ class Shopper:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(NGINX + path, data=data, headers=headers, method=method)
+        request = urllib.request.Request(
+            self.base_url + path, data=data, headers=headers, method=method
+        )
         try:
-            with self.opener.open(request, timeout=TIMEOUT) as response:
+            with self.opener.open(request, timeout=self.timeout) as response:
                 status, raw = response.status, response.read()
         except (urllib.error.URLError, OSError, http.client.HTTPException):
             self.tally.count(None)
@@ -205,6 +213,12 @@ class Load:
     key_prefix: str
     members: list[Shopper]
     max_seconds: float = 60
+    base_url: str = NGINX  # where the shoppers go: the cluster's nginx, or make ha's balancer
+    timeout: float = TIMEOUT  # seconds a shopper waits for one answer
+    # How many of each kind of shopper.
+    browsers: int = BROWSERS
+    cart_shoppers: int = CART_SHOPPERS
+    buyer_count: int = BUYERS
     tallies: dict[str, Tally] = field(
         default_factory=lambda: {name: Tally() for name in ("catalog", "cart", "orders", "member")}
     )
@@ -215,14 +229,14 @@ class Load:
 
     def start(self) -> None:
         self.deadline = time.monotonic() + self.max_seconds
-        for number in range(BROWSERS):
+        for number in range(self.browsers):
             self._spawn(self._browse, random.Random(number))
-        for _ in range(CART_SHOPPERS):
-            record = CartRecord(Shopper(self.tallies["cart"]))
+        for _ in range(self.cart_shoppers):
+            record = CartRecord(self._shopper("cart"))
             self.carts.append(record)
             self._spawn(self._fill_cart, record)
-        for number in range(BUYERS):
-            record = BuyerRecord(Shopper(self.tallies["orders"]))
+        for number in range(self.buyer_count):
+            record = BuyerRecord(self._shopper("orders"))
             self.buyers.append(record)
             self._spawn(self._buy, record, number)
         for member in self.members:
@@ -234,7 +248,12 @@ class Load:
 
     def join(self) -> None:
         for thread in self.threads:
-            thread.join(timeout=ORDER_ANSWER_SECONDS + 2 * TIMEOUT + 5)
+            thread.join(timeout=ORDER_ANSWER_SECONDS + 2 * self.timeout + 5)
+
+    def _shopper(self, kind: str, *, cookies: bool = True) -> Shopper:
+        return Shopper(
+            self.tallies[kind], cookies=cookies, base_url=self.base_url, timeout=self.timeout
+        )
 
     def _spawn(self, target, *arguments) -> None:
         thread = threading.Thread(target=target, args=arguments, daemon=True)
@@ -245,7 +264,7 @@ class Load:
         return not self.stopping.is_set() and time.monotonic() < self.deadline
 
     def _browse(self, rng: random.Random) -> None:
-        shopper = Shopper(self.tallies["catalog"], cookies=False)
+        shopper = self._shopper("catalog", cookies=False)
         for _ in range(MAX_REQUESTS_PER_SHOPPER):
             if not self._running():
                 return
@@ -338,9 +357,9 @@ class Load:
             time.sleep(MEMBER_INTERVAL)
 
 
-def register_member(tally: Tally, email: str) -> Shopper:
+def register_member(tally: Tally, email: str, *, base_url: str = NGINX) -> Shopper:
     """Register an account and keep its session cookie; raise if the shop refuses."""
-    member = Shopper(tally)
+    member = Shopper(tally, base_url=base_url)
     reply = member.post("/api/v1/auth/register/", {"email": email, "password": SIGN_IN_PASSWORD})
     if reply.status != 201:
         raise RuntimeError(f"registering {email} answered {reply.status}: {reply.body}")

@@ -1,10 +1,12 @@
 """What every API endpoint shares: the one exception handler and its error shape."""
 
+import logging
 import re
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.validators import RegexValidator
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.cache import add_never_cache_headers
 from django_ratelimit.exceptions import Ratelimited
@@ -13,8 +15,11 @@ from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from shop.exceptions import ShopError
+from shop.db_router import replays_on_primary
+from shop.exceptions import DatabaseUnavailable, ShopError
 from shop.ratelimits import refusal
+
+log = logging.getLogger(__name__)
 
 # A character str.strip() keeps, which is what makes trimmed text not blank, in a pattern the
 # schema can state too (JSON Schema's \s is not Python's whitespace).
@@ -83,6 +88,15 @@ def exception_handler(exc, context) -> Response | None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
         body = {"detail": f"The request body is over {limit} KB.", "code": "request_too_large"}
         return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    request = getattr(context.get("request"), "_request", None)
+    replayed = request is not None and replays_on_primary(request, exc)  # a replica failed a read
+    if isinstance(exc, OperationalError | InterfaceError) and not replayed:
+        log.warning("database unavailable, answering 503: %s", exc)
+        exc = DatabaseUnavailable()
+        response = Response({"detail": exc.detail, "code": exc.code}, status=exc.status_code)
+        response["Retry-After"] = str(exc.retry_after)
+        add_never_cache_headers(response)
+        return response
     if isinstance(exc, ShopError):
         body = {"detail": exc.detail, "code": exc.code, **exc.extra}
         return Response(body, status=exc.status_code)

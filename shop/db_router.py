@@ -200,12 +200,23 @@ class ReadYourWritesMiddleware:
 
     def process_exception(self, request, exception):
         """A replica died under a read: skip it, and run the (safe) request again on the primary."""
+        if not replays_on_primary(request, exception):
+            return None
         alias = _replica_used.get()
-        if not isinstance(exception, DatabaseError) or alias is None:
-            return None
-        if request.method not in self.SAFE or getattr(request, "_shop_replayed", False):
-            return None
         _mark_down(alias, _states.setdefault(alias, ReplicaState()), "failed during a read")
         request._shop_replayed = True
         _pinned.set(True)
         return self.get_response(request)
+
+
+def replays_on_primary(request, exception: Exception) -> bool:
+    """Whether ReadYourWritesMiddleware will run this failed request again on the primary.
+
+    The error handlers that turn a database error into a 503 leave such a request alone.
+    """
+    return (
+        isinstance(exception, DatabaseError)
+        and _replica_used.get() is not None
+        and request.method in ReadYourWritesMiddleware.SAFE
+        and not getattr(request, "_shop_replayed", False)
+    )

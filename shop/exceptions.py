@@ -16,3 +16,15 @@ class BadRequest(ShopError):
     status_code = 400
     code = "bad_request"
     default_detail = "The request was not understood."
+
+
+class DatabaseUnavailable(ShopError):
+    """The primary did not answer: a failover moves it, and a retry reaches the new one."""
+
+    status_code = 503
+    code = "database_unavailable"
+    default_detail = (
+        "The shop's database did not answer just now (it may be moving to another server). "
+        "Please retry the request in a moment."
+    )
+    retry_after = 2  # seconds: about one health check of the database's HAProxy (issue 13)

@@ -1,0 +1,580 @@
+"""`python -m ha up|down|status|drills`: the shop across three hosts (issue 13, first slice).
+
+    up       hosts (namespaces on one bridge), etcd on each, Patroni + PostgreSQL on each
+             (one leader, synchronous standby, replica), HAProxy and Redis on the gateway, the
+             database migrated and seeded, gunicorn on the app hosts, the balancer on
+             127.0.0.1:28080. If anything of a previous run is left, it is removed first.
+    down     every process it started, the namespaces, the bridge and var/ha (but Patroni's
+             install and drills.json); safe to run at any point, also after a failed `up`
+    status   each process, each host's link, each Patroni member's role and state
+    drills   ha.drills: break it under load, write var/ha/drills.json
+
+Run with the virtualenv's python from the repository (`make ha`): gunicorn is found beside it.
+Root only: it makes namespaces and links.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from cluster.cluster import postgres_bindir
+from ha import configs, hosts
+from ha.paths import (
+    DEBIAN_REQUIREMENTS,
+    GATEWAY,
+    HOSTS,
+    KEPT,
+    LOGS,
+    MAIL,
+    MEDIA_ROOT,
+    PATRONI_LIB,
+    PATRONI_REQUIREMENTS,
+    ROOT,
+    RUN,
+    SECRETS,
+    STATE,
+    STATIC_ROOT,
+    TOPOLOGY_FILE,
+)
+from ha.topology import Host, Topology, TopologyError, load
+
+VENV_BIN = Path(sys.executable).parent
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: the postgres user can run it, not the venv's
+DB_USER = configs.DB_USER
+TOPOLOGY_IN_USE = STATE / "topology.toml"  # the copy `down` reads, whatever the file says now
+# Programs each Debian package of ha/requirements-debian.txt brings.
+PROGRAMS = {
+    "etcd": "etcd-server",
+    "etcdctl": "etcd-client",
+    "haproxy": "haproxy",
+    "psql": "postgresql",
+    "redis-server": "redis-server",
+    "ip": "iproute2",
+    "nsenter": "util-linux",
+    "setpriv": "util-linux",
+}
+
+
+class HaError(Exception):
+    """A step failed; the message says which and what to do."""
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# --- Prerequisites --------------------------------------------------------------------------
+
+
+def debian_packages() -> list[str]:
+    lines = DEBIAN_REQUIREMENTS.read_text().splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def apt_line() -> str:
+    return "apt-get install -y --no-install-recommends " + " ".join(debian_packages())
+
+
+def check_prerequisites() -> None:
+    if os.geteuid() != 0:
+        raise HaError("make ha makes network namespaces and links: run it as root")
+    missing = sorted(
+        {package for program, package in PROGRAMS.items() if not shutil.which(program)}
+    )
+    if postgres_bindir() is None:
+        missing.append("postgresql")
+    if subprocess.run([SYSTEM_PYTHON, "-m", "pip", "--version"], capture_output=True).returncode:
+        missing.append("python3-pip")
+    if missing:
+        raise HaError(
+            f"Missing {', '.join(sorted(set(missing)))}. Install them with:\n    {apt_line()}"
+        )
+    try:
+        pwd.getpwnam(DB_USER)
+    except KeyError:
+        raise HaError(f"No `{DB_USER}` user to run PostgreSQL as: {apt_line()}") from None
+    if not (VENV_BIN / "gunicorn").exists():
+        raise HaError(f"No gunicorn beside {sys.executable}: run `make ha` (it uses the venv)")
+
+
+def install_patroni() -> None:
+    """Patroni from PyPI, pinned, for Debian's python (skipped when that version is there)."""
+    wanted = next(
+        line.split("==")[1].split()[0]
+        for line in PATRONI_REQUIREMENTS.read_text().splitlines()
+        if line.startswith("patroni")
+    )
+    if (PATRONI_LIB / f"patroni-{wanted}.dist-info").exists():
+        return
+    log(f"  installing Patroni {wanted} into {PATRONI_LIB.relative_to(ROOT)}")
+    shutil.rmtree(PATRONI_LIB, ignore_errors=True)
+    command = [SYSTEM_PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    command += ["--target", str(PATRONI_LIB), "-r", str(PATRONI_REQUIREMENTS)]
+    run(command)
+
+
+# --- Small tools ----------------------------------------------------------------------------
+
+
+def run(command: list, *, env: dict | None = None, timeout: float = 600) -> str:
+    result = subprocess.run(
+        [str(part) for part in command],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr).strip().splitlines()[-20:]
+        raise HaError(f"`{' '.join(map(str, command))}` failed:\n  " + "\n  ".join(tail))
+    return result.stdout
+
+
+def http_json(url: str, *, timeout: float = 2) -> tuple[int | None, dict]:
+    """GET url; return (status, parsed JSON body), (None, {}) when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read() or b"{}")
+        except ValueError:
+            return error.code, {}
+    except (urllib.error.URLError, OSError, ValueError):
+        return None, {}
+
+
+def port_open(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def wait_for(what: str, ready, *, seconds: float, logs: list[str] = ()) -> None:
+    deadline = time.monotonic() + seconds
+    dead = []
+    while time.monotonic() < deadline and not dead:
+        if ready():
+            return
+        # A process that died will not get ready: say so now rather than at the deadline.
+        dead = [name for name in logs if hosts.pid_of(name) and not hosts.running(name)]
+        time.sleep(0.5)
+    tails = []
+    for name in logs:
+        path = hosts.logfile(name)
+        if path.exists():
+            lines = path.read_text(errors="replace").splitlines()[-15:]
+            tails.append(f"End of {path.relative_to(ROOT)}:\n  " + "\n  ".join(lines))
+    why = f"{', '.join(dead)} exited" if dead else f"not ready within {seconds:.0f} s"
+    raise HaError(f"{what}: {why}." + "".join(f"\n{t}" for t in tails))
+
+
+def give_to_db_user(path: Path) -> None:
+    user = pwd.getpwnam(DB_USER)
+    os.chown(path, user.pw_uid, user.pw_gid)
+    for directory, _subdirectories, files in os.walk(path):
+        os.chown(directory, user.pw_uid, user.pw_gid)
+        for name in files:
+            os.chown(Path(directory) / name, user.pw_uid, user.pw_gid)
+
+
+def load_secrets() -> dict[str, str]:
+    """The database passwords: made on the first `up`, kept in var/ha/secrets.json (0600)."""
+    try:
+        return json.loads(SECRETS.read_text())
+    except (OSError, ValueError):
+        pass
+    values = {"superuser": secrets.token_hex(16), "replication": secrets.token_hex(16)}
+    SECRETS.parent.mkdir(parents=True, exist_ok=True)
+    SECRETS.touch(mode=0o600)
+    SECRETS.write_text(json.dumps(values) + "\n")
+    return values
+
+
+def topology_in_use() -> Topology:
+    """The topology of the running deployment (copied at `up`), else deploy/ha/topology.toml."""
+    return load(TOPOLOGY_IN_USE if TOPOLOGY_IN_USE.exists() else TOPOLOGY_FILE)
+
+
+# --- Patroni --------------------------------------------------------------------------------
+
+
+def patroni_url(topology: Topology, host: Host, path: str) -> str:
+    return f"http://{host.address}:{topology.ports.patroni}{path}"
+
+
+def members(topology: Topology) -> list[dict]:
+    """Patroni's view of the cluster, asked of the first member that answers."""
+    for host in topology.hosts_with("postgres"):
+        if hosts.is_cut(host):
+            continue
+        status, body = http_json(patroni_url(topology, host, "/cluster"), timeout=1)
+        if status == 200 and body.get("members"):
+            return body["members"]
+    return []
+
+
+def leader(topology: Topology) -> str | None:
+    for member in members(topology):
+        if member.get("role") == "leader" and member.get("state") == "running":
+            return member["name"]
+    return None
+
+
+def healthy(topology: Topology) -> bool:
+    """One running leader, every other member streaming from it, one of them synchronous.
+
+    Until Patroni has named the synchronous standby, the leader refuses writes (strict mode).
+    """
+    found = members(topology)
+    names = {host.name for host in topology.hosts_with("postgres")}
+    if {member["name"] for member in found} != names:
+        return False
+    leaders = [m for m in found if m.get("role") == "leader" and m.get("state") == "running"]
+    others = [m for m in found if m.get("role") != "leader"]
+    synchronous = [m for m in others if m.get("role") == "sync_standby"]
+    return (
+        len(leaders) == 1
+        and all(m.get("state") == "streaming" for m in others)
+        and (bool(synchronous) or not topology.patroni.synchronous_mode)
+    )
+
+
+def patronictl(topology: Topology, *arguments: str) -> str:
+    config = HOSTS / topology.hosts_with("postgres")[0].name / "patroni.yml"
+    command = [SYSTEM_PYTHON, PATRONI_LIB / "bin" / "patronictl", "-c", config, *arguments]
+    return run(command, env={**os.environ, "PYTHONPATH": str(PATRONI_LIB)}, timeout=120)
+
+
+def psql(topology: Topology, query: str, *, database: str | None = None) -> list[list[str]]:
+    """Run SQL on the leader through HAProxy; rows as lists of strings."""
+    command = ["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    command += ["-h", topology.gateway, "-p", str(topology.ports.db_primary), "-U", DB_USER]
+    command += ["-d", database or topology.app.database, "-c", query]
+    environment = {
+        **os.environ,
+        "PGPASSWORD": load_secrets()["superuser"],
+        "PGCONNECT_TIMEOUT": "2",
+    }
+    output = run(command, env=environment, timeout=60)
+    return [line.split("\t") for line in output.splitlines() if line]
+
+
+# --- Starting -------------------------------------------------------------------------------
+
+
+def start_etcd(topology: Topology) -> None:
+    for host in topology.hosts_with("etcd"):
+        directory = HOSTS / host.name
+        directory.mkdir(parents=True, exist_ok=True)
+        config = directory / "etcd.yml"
+        config.write_text(configs.etcd_config(topology, host, data_dir=directory / "etcd"))
+        hosts.run_in(host, ["etcd", "--config-file", config], name=f"{host.name}-etcd")
+    for host in topology.hosts_with("etcd"):
+        url = f"http://{host.address}:{topology.ports.etcd_client}/health"
+        wait_for(
+            f"etcd on {host.name}",
+            lambda url=url: http_json(url)[1].get("health") == "true",
+            seconds=30,
+            logs=[f"{host.name}-etcd"],
+        )
+    log(f"  etcd on {', '.join(h.name for h in topology.hosts_with('etcd'))}")
+
+
+def start_patroni(topology: Topology, host: Host, secret_values: dict[str, str]) -> None:
+    directory = HOSTS / host.name / "postgres"
+    (directory / "run").mkdir(parents=True, exist_ok=True)
+    config = HOSTS / host.name / "patroni.yml"
+    text = configs.patroni_config(
+        topology,
+        host,
+        data_dir=directory / "data",
+        bin_dir=postgres_bindir(),
+        socket_dir=directory / "run",
+        pgpass=directory / "pgpass",
+        secrets=secret_values,
+    )
+    config.touch(mode=0o600)
+    config.write_text(text)
+    give_to_db_user(directory)
+    give_to_db_user(config)
+    environment = {"PYTHONPATH": str(PATRONI_LIB), "LANG": "C.UTF-8", "PATH": os.environ["PATH"]}
+    hosts.run_in(
+        host,
+        [SYSTEM_PYTHON, "-m", "patroni", config],
+        name=f"{host.name}-patroni",
+        env=environment,
+        user=DB_USER,
+        program="patroni",
+        cwd=directory,
+    )
+
+
+def start_postgres(topology: Topology, secret_values: dict[str, str]) -> None:
+    first, *others = topology.hosts_with("postgres")
+    # The first host bootstraps (initdb) and takes the lock; the others clone it.
+    start_patroni(topology, first, secret_values)
+    wait_for(
+        f"Patroni's leader on {first.name}",
+        lambda: leader(topology) == first.name,
+        seconds=90,
+        logs=[f"{first.name}-patroni"],
+    )
+    for host in others:
+        start_patroni(topology, host, secret_values)
+    wait_for(
+        "Patroni: one leader, the others streaming",
+        lambda: healthy(topology),
+        seconds=120,
+        logs=[f"{host.name}-patroni" for host in others],
+    )
+    log(f"  Patroni + PostgreSQL {postgres_bindir().parent.name}: {describe_members(topology)}")
+
+
+def describe_members(topology: Topology) -> str:
+    return ", ".join(f"{m['name']} {m['role']} ({m['state']})" for m in members(topology))
+
+
+def start_gateway(topology: Topology) -> None:
+    GATEWAY.mkdir(parents=True, exist_ok=True)
+    redis_conf = GATEWAY / "redis.conf"
+    redis_conf.write_text(
+        configs.redis_config(topology, pidfile=GATEWAY / "redis.pid", directory=GATEWAY)
+    )
+    hosts.run_in(None, ["redis-server", redis_conf], name="gateway-redis")
+    haproxy_cfg = GATEWAY / "haproxy.cfg"
+    haproxy_cfg.write_text(configs.haproxy_config(topology, pidfile=GATEWAY / "haproxy.pid"))
+    run(["haproxy", "-c", "-q", "-f", haproxy_cfg])
+    hosts.run_in(None, ["haproxy", "-db", "-f", haproxy_cfg], name="gateway-haproxy")
+    wait_for(
+        "Redis on the gateway",
+        lambda: port_open(topology.gateway, topology.ports.redis),
+        seconds=15,
+        logs=["gateway-redis"],
+    )
+    wait_for(
+        "the leader through HAProxy",
+        lambda: _answers(topology),
+        seconds=30,
+        logs=["gateway-haproxy"],
+    )
+    log(
+        f"  HAProxy on {topology.gateway}:{topology.ports.db_primary} (leader), "
+        f":{topology.ports.db_replicas} (replicas), 127.0.0.1:{topology.ports.balancer} (shop); "
+        f"Redis on {topology.gateway}:{topology.ports.redis}"
+    )
+
+
+def _answers(topology: Topology) -> bool:
+    """Whether HAProxy sends connections to the leader only.
+
+    HAProxy starts with every server up until its checks say otherwise, so one answer may come
+    from a replica: as many answers in a row as there are servers, each from the leader.
+    """
+    query = "SELECT pg_is_in_recovery()"
+    try:
+        for _ in range(len(topology.hosts_with("postgres")) + 2):
+            if psql(topology, query, database="postgres") != [["f"]]:
+                return False
+    except HaError:
+        return False
+    return True
+
+
+def prepare_database(topology: Topology, secret_values: dict[str, str]) -> None:
+    name = topology.app.database
+    if not psql(
+        topology, f"SELECT 1 FROM pg_database WHERE datname = '{name}'", database="postgres"
+    ):
+        psql(topology, f"CREATE DATABASE {name}", database="postgres")
+    environment = configs.app_environment(topology, secret_values, replica="manage")
+    manage = [sys.executable, "manage.py"]
+    log("  migrate, collectstatic, seed_catalog, ensure_operator")
+    run([*manage, "migrate", "--noinput", "-v0"], env=environment)
+    run([*manage, "collectstatic", "--noinput", "-v0"], env=environment)
+    run([*manage, "seed_catalog", "--products", str(topology.app.seed_products)], env=environment)
+    run([*manage, "ensure_operator"], env=environment)
+
+
+def start_apps(topology: Topology, secret_values: dict[str, str]) -> None:
+    for host in topology.hosts_with("app"):
+        name = f"{host.name}-app"
+        metrics = STATE / "metrics" / name
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        environment = configs.app_environment(topology, secret_values, replica=name)
+        environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+        command = [VENV_BIN / "gunicorn", "config.wsgi"]
+        command += ["--bind", f"{host.address}:{topology.ports.app}"]
+        command += ["--config", ROOT / "config" / "gunicorn.py", "--chdir", ROOT]
+        command += ["--workers", "2", "--threads", "4", "--timeout", "30"]
+        command += ["--graceful-timeout", "10", "--keep-alive", "60"]
+        command += ["--control-socket", RUN / f"{name}.ctl"]
+        hosts.run_in(host, command, name=name, env=environment, program="gunicorn")
+    for host in topology.hosts_with("app"):
+        url = f"http://{host.address}:{topology.ports.app}/healthz"
+        wait_for(
+            f"the app on {host.name}",
+            lambda url=url: http_json(url)[0] == 200,
+            seconds=60,
+            logs=[f"{host.name}-app"],
+        )
+    balancer = configs.balancer_url(topology)
+    wait_for("the balancer", lambda: http_json(f"{balancer}/healthz")[0] == 200, seconds=20)
+    apps = ", ".join(host.name for host in topology.hosts_with("app"))
+    log(f"  gunicorn on {apps}; shop at {balancer}/")
+
+
+def up(*, keep_failed: bool = False) -> Topology:
+    started = time.monotonic()
+    check_prerequisites()
+    topology = load()
+    if STATE.exists() and (
+        hosts.names() or any(hosts.namespace_exists(h.name) for h in topology.hosts)
+    ):
+        if all_running(topology_in_use()):
+            log("The HA deployment is already up.")
+            print_status(topology_in_use())
+            return topology_in_use()
+        log("Removing what is left of the last run first")
+        down(quiet=True)
+    for directory in (STATE, RUN, LOGS, HOSTS, STATIC_ROOT, MEDIA_ROOT, MAIL):
+        directory.mkdir(parents=True, exist_ok=True)
+    STATE.chmod(0o755)  # the postgres user walks through it to its data
+    shutil.copyfile(TOPOLOGY_FILE, TOPOLOGY_IN_USE)
+    where = f"{STATE.relative_to(ROOT)} from {TOPOLOGY_FILE.relative_to(ROOT)}"
+    log(f"Starting the HA deployment in {where}")
+    try:
+        install_patroni()
+        secret_values = load_secrets()
+        hosts.create(topology)
+        log(
+            f"  hosts {', '.join(f'{h.name} {h.address}' for h in topology.hosts)} "
+            f"on {topology.bridge} ({topology.gateway})"
+        )
+        start_etcd(topology)
+        start_postgres(topology, secret_values)
+        start_gateway(topology)
+        prepare_database(topology, secret_values)
+        start_apps(topology, secret_values)
+    except (HaError, hosts.HostError, OSError) as error:
+        if not keep_failed:
+            log(f"ha up failed; removing what it made (--keep-failed keeps it):\n{error}")
+            down(quiet=True)
+        raise
+    log(f"\nUp in {time.monotonic() - started:.0f} s.")
+    print_status(topology)
+    return topology
+
+
+# --- Stopping -------------------------------------------------------------------------------
+
+
+def down(*, quiet: bool = False) -> None:
+    try:
+        topology = topology_in_use()
+    except TopologyError as error:
+        raise HaError(f"cannot tell what to remove: {error}") from None
+    said = []
+    # The front first, then the databases: Patroni stops its PostgreSQL (fast shutdown).
+    order = [f"{h.name}-app" for h in topology.hosts] + ["gateway-haproxy", "gateway-redis"]
+    order += [f"{h.name}-patroni" for h in topology.hosts] + [
+        f"{h.name}-etcd" for h in topology.hosts
+    ]
+    for name in order + [n for n in hosts.names() if n not in order]:
+        if hosts.stop(name, seconds=40 if name.endswith("-patroni") else 15):
+            said.append(name)
+    said += hosts.remove(topology)
+    if STATE.exists():
+        for path in STATE.iterdir():
+            if path in KEPT:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    if not quiet or said:
+        log("Stopped and removed: " + (", ".join(said) or "nothing was running"))
+    log(f"Deleted {STATE.relative_to(ROOT)} (kept: Patroni's install, drills.json)")
+
+
+# --- Status ---------------------------------------------------------------------------------
+
+
+def process_names(topology: Topology) -> list[str]:
+    names = [f"{h.name}-etcd" for h in topology.hosts_with("etcd")]
+    names += [f"{h.name}-patroni" for h in topology.hosts_with("postgres")]
+    names += ["gateway-redis", "gateway-haproxy"]
+    names += [f"{h.name}-app" for h in topology.hosts_with("app")]
+    return names
+
+
+def all_running(topology: Topology) -> bool:
+    return all(hosts.running(name) for name in process_names(topology))
+
+
+def print_status(topology: Topology) -> bool:
+    log(f"{'PROCESS':<20}{'PID':>8}  STATE")
+    for name in process_names(topology):
+        state = "running" if hosts.running(name) else ("dead" if hosts.pid_of(name) else "stopped")
+        log(f"{name:<20}{hosts.pid_of(name) or '-':>8}  {state}")
+    log(f"\n{'HOST':<10}{'ADDRESS':<14}{'NETWORK':<10}ROLES")
+    for host in topology.hosts:
+        if not hosts.namespace_exists(host.name):
+            network = "absent"
+        else:
+            network = "cut" if hosts.is_cut(host) else "up"
+        log(f"{host.name:<10}{host.address:<14}{network:<10}{','.join(host.roles)}")
+    found = members(topology)
+    log("\nPatroni: " + (describe_members(topology) if found else "no member answers"))
+    return all_running(topology) and healthy(topology)
+
+
+# --- Entry point ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ha", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="start it all (after removing any leftovers)")
+    up_parser.add_argument("--keep-failed", action="store_true", help="leave a failed up as is")
+    commands.add_parser("down", help="remove everything it made")
+    commands.add_parser("status", help="processes, hosts, Patroni members")
+    drills_parser = commands.add_parser("drills", help="break it under load; var/ha/drills.json")
+    drills_parser.add_argument("--keep", action="store_true", help="leave it running afterwards")
+    drills_parser.add_argument("--only", nargs="*", help="drill names to run (default all)")
+    arguments = parser.parse_args(argv)
+    try:
+        if arguments.command == "up":
+            up(keep_failed=arguments.keep_failed)
+        elif arguments.command == "down":
+            down()
+        elif arguments.command == "status":
+            if not STATE.exists() or not TOPOLOGY_IN_USE.exists():
+                log("Not up: make ha")
+                return 1
+            return 0 if print_status(topology_in_use()) else 1
+        elif arguments.command == "drills":
+            from ha import drills
+
+            return drills.main(keep=arguments.keep, only=arguments.only)
+    except (HaError, TopologyError, hosts.HostError) as error:
+        print(f"ha: {error}", file=sys.stderr)
+        return 1
+    return 0

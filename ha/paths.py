@@ -1,0 +1,23 @@
+"""Where `make ha` keeps everything it makes: var/ha/, removed whole by `make ha-down`."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy" / "ha"  # the topology and the templates
+TOPOLOGY_FILE = DEPLOY / "topology.toml"
+
+STATE = ROOT / "var" / "ha"
+RUN = STATE / "run"  # pid files
+LOGS = STATE / "logs"
+HOSTS = STATE / "hosts"  # one directory per host: its rendered configs and data
+GATEWAY = STATE / "gateway"  # HAProxy and Redis on the machine itself
+SECRETS = STATE / "secrets.json"  # database passwords made by `up`, mode 0600
+STATIC_ROOT = STATE / "static"
+MEDIA_ROOT = STATE / "media"
+MAIL = STATE / "mail"
+# Kept by `ha down`: Patroni's install (a download, not data) and the drills' last results.
+PATRONI_LIB = STATE / "patroni"
+DRILLS_JSON = STATE / "drills.json"
+KEPT = (PATRONI_LIB, DRILLS_JSON)
+PATRONI_REQUIREMENTS = ROOT / "ha" / "requirements-patroni.txt"
+DEBIAN_REQUIREMENTS = ROOT / "ha" / "requirements-debian.txt"

@@ -1,0 +1,186 @@
+"""deploy/ha/topology.toml as dataclasses, checked once on load so that nothing later guesses.
+
+topology = load()                    # or load(path)
+topology.hosts_with("postgres")      # [Host(name="shop-h1", address="10.77.0.11", ...), ...]
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ha.paths import TOPOLOGY_FILE
+
+ROLES = ("etcd", "postgres", "app")
+# A host's name is its namespace's; its veth on the bridge is the name plus "-v", and Linux
+# allows 15 characters in an interface name.
+HOST_NAME = re.compile(r"shop-[a-z0-9]{1,8}")
+BRIDGE_NAME = re.compile(r"shop-[a-z0-9-]{1,10}")
+
+
+class TopologyError(Exception):
+    """The topology file is missing, malformed or inconsistent; the message says where."""
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    roles: tuple[str, ...]
+
+    @property
+    def veth(self) -> str:
+        """The host's end of its cable on the bridge (one machine only)."""
+        return f"{self.name}-v"
+
+
+@dataclass(frozen=True)
+class Ports:
+    postgres: int
+    patroni: int
+    etcd_client: int
+    etcd_peer: int
+    db_primary: int
+    db_replicas: int
+    redis: int
+    app: int
+    balancer: int
+
+
+@dataclass(frozen=True)
+class Patroni:
+    scope: str
+    ttl: int
+    loop_wait: int
+    retry_timeout: int
+    synchronous_mode: bool
+    synchronous_mode_strict: bool
+
+
+@dataclass(frozen=True)
+class App:
+    database: str
+    seed_products: int
+
+
+@dataclass(frozen=True)
+class Topology:
+    subnet: ipaddress.IPv4Network
+    bridge: str
+    gateway: str
+    ports: Ports
+    patroni: Patroni
+    app: App
+    hosts: tuple[Host, ...]
+
+    def hosts_with(self, role: str) -> list[Host]:
+        return [host for host in self.hosts if role in host.roles]
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise TopologyError(f"no host named {name!r} in the topology")
+
+    def host_at(self, address: str) -> Host | None:
+        return next((host for host in self.hosts if host.address == address), None)
+
+    @property
+    def prefix_length(self) -> int:
+        return self.subnet.prefixlen
+
+
+def load(path: Path = TOPOLOGY_FILE) -> Topology:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as error:
+        raise TopologyError(f"{path}: cannot read it ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise TopologyError(f"{path}: not valid TOML ({error})") from None
+    return parse(data, source=str(path))
+
+
+def parse(data: dict, *, source: str = "topology") -> Topology:
+    """Build and check a Topology from the TOML's tables; raise TopologyError naming the fault."""
+    network = _table(data, "network", source)
+    try:
+        subnet = ipaddress.IPv4Network(network.get("subnet", ""))
+        gateway = ipaddress.IPv4Address(network.get("gateway", ""))
+    except ValueError as error:
+        raise TopologyError(f"{source}: [network]: {error}") from None
+    if gateway not in subnet:
+        raise TopologyError(f"{source}: [network] gateway {gateway} is not in {subnet}")
+    bridge = str(network.get("bridge", ""))
+    if not BRIDGE_NAME.fullmatch(bridge):
+        raise TopologyError(f"{source}: [network] bridge {bridge!r} must match shop-[a-z0-9-]")
+
+    ports = _dataclass(Ports, _table(data, "ports", source), f"{source}: [ports]")
+    numbers = [getattr(ports, field.name) for field in fields(Ports)]
+    if any(not isinstance(n, int) or not 1024 < n < 65536 for n in numbers):
+        raise TopologyError(f"{source}: [ports] must be integers between 1025 and 65535")
+    if len(set(numbers)) != len(numbers):
+        raise TopologyError(f"{source}: [ports] two services share a port")
+
+    patroni = _dataclass(Patroni, _table(data, "patroni", source), f"{source}: [patroni]")
+    if patroni.ttl < 20 or patroni.loop_wait + 2 * patroni.retry_timeout > patroni.ttl:
+        raise TopologyError(
+            f"{source}: [patroni] needs ttl >= 20 and loop_wait + 2 * retry_timeout <= ttl "
+            f"(got ttl {patroni.ttl}, loop_wait {patroni.loop_wait}, "
+            f"retry_timeout {patroni.retry_timeout})"
+        )
+    app = _dataclass(App, _table(data, "app", source), f"{source}: [app]")
+
+    hosts = tuple(_host(item, subnet, gateway, source) for item in data.get("hosts", []))
+    names = [host.name for host in hosts]
+    addresses = [host.address for host in hosts]
+    if len(set(names)) != len(names) or len(set(addresses)) != len(addresses):
+        raise TopologyError(f"{source}: two hosts share a name or an address")
+    topology = Topology(subnet, bridge, str(gateway), ports, patroni, app, hosts)
+    etcd, postgres = topology.hosts_with("etcd"), topology.hosts_with("postgres")
+    if len(etcd) < 3 or len(etcd) % 2 == 0:
+        raise TopologyError(f"{source}: etcd needs an odd number of hosts, 3 or more")
+    if len(postgres) < 2:
+        raise TopologyError(f"{source}: PostgreSQL needs 2 hosts or more (a leader, a standby)")
+    if patroni.synchronous_mode and len(postgres) < 3:
+        raise TopologyError(
+            f"{source}: synchronous replication needs 3 PostgreSQL hosts, so that losing one "
+            "still leaves a standby to acknowledge commits"
+        )
+    if not topology.hosts_with("app"):
+        raise TopologyError(f"{source}: no host has the app role")
+    return topology
+
+
+def _table(data: dict, name: str, source: str) -> dict:
+    table = data.get(name)
+    if not isinstance(table, dict):
+        raise TopologyError(f"{source}: no [{name}] table")
+    return table
+
+
+def _dataclass(cls, table: dict, where: str):
+    names = {field.name for field in fields(cls)}
+    missing, unknown = names - table.keys(), table.keys() - names
+    if missing or unknown:
+        raise TopologyError(f"{where}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+    return cls(**table)
+
+
+def _host(item: dict, subnet, gateway, source: str) -> Host:
+    name = str(item.get("name", ""))
+    where = f"{source}: host {name!r}"
+    if not HOST_NAME.fullmatch(name):
+        raise TopologyError(f"{where}: a name must match shop-[a-z0-9]{{1,8}}")
+    try:
+        address = ipaddress.IPv4Address(item.get("address", ""))
+    except ValueError as error:
+        raise TopologyError(f"{where}: {error}") from None
+    if address not in subnet or address in (gateway, subnet.network_address):
+        raise TopologyError(f"{where}: address {address} is not a host address in {subnet}")
+    roles = tuple(item.get("roles", []))
+    if not roles or any(role not in ROLES for role in roles):
+        raise TopologyError(f"{where}: roles {list(roles)} must be some of {list(ROLES)}")
+    return Host(name, str(address), roles)

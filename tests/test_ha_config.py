@@ -1,0 +1,172 @@
+"""The HA deployment's files (issue 13), rendered from deploy/ha/topology.toml without namespaces.
+
+What `make ha` starts is only as right as these: every address comes from the topology, so the
+same templates serve three real machines once the addresses change.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from pathlib import Path
+
+import environ
+import pytest
+import yaml
+
+from ha import configs
+from ha.paths import TOPOLOGY_FILE
+from ha.topology import TopologyError, load, parse
+
+SECRETS = {"superuser": "s3cret", "replication": "r3pl"}
+
+
+@pytest.fixture
+def data() -> dict:
+    return tomllib.loads(TOPOLOGY_FILE.read_text())
+
+
+@pytest.fixture
+def topology():
+    return load()
+
+
+def render_all(topology) -> dict[str, str]:
+    files = {"haproxy.cfg": configs.haproxy_config(topology, pidfile=Path("/run/haproxy.pid"))}
+    files["redis.conf"] = configs.redis_config(
+        topology, pidfile=Path("/run/redis.pid"), directory=Path("/var/redis")
+    )
+    for host in topology.hosts:
+        files[f"{host.name}/etcd.yml"] = configs.etcd_config(
+            topology, host, data_dir=Path("/var/etcd")
+        )
+        files[f"{host.name}/patroni.yml"] = configs.patroni_config(
+            topology,
+            host,
+            data_dir=Path("/var/pg/data"),
+            bin_dir=Path("/usr/lib/postgresql/17/bin"),
+            socket_dir=Path(f"/run/{host.name}"),
+            pgpass=Path("/var/pg/pgpass"),
+            secrets=SECRETS,
+        )
+    return files
+
+
+def test_the_shipped_topology_has_three_hosts_with_every_role_placed(topology):
+    assert [host.name for host in topology.hosts] == ["shop-h1", "shop-h2", "shop-h3"]
+    assert [host.address for host in topology.hosts] == ["10.77.0.11", "10.77.0.12", "10.77.0.13"]
+    assert topology.bridge == "shop-br0" and topology.gateway == "10.77.0.1"
+    assert len(topology.hosts_with("etcd")) == 3
+    assert len(topology.hosts_with("postgres")) == 3
+    assert [host.name for host in topology.hosts_with("app")] == ["shop-h2", "shop-h3"]
+    assert (topology.patroni.ttl, topology.patroni.loop_wait, topology.patroni.retry_timeout) == (
+        20,
+        2,
+        5,
+    )
+
+
+def test_patroni_yml_is_valid_yaml_with_the_hosts_addresses_and_synchronous_replication(
+    topology,
+):
+    host = topology.host("shop-h2")
+    config = yaml.safe_load(render_all(topology)["shop-h2/patroni.yml"])
+    assert config["name"] == "shop-h2"
+    assert config["restapi"]["connect_address"] == "10.77.0.12:28008"
+    assert config["postgresql"]["connect_address"] == f"{host.address}:25432"
+    assert config["etcd3"]["hosts"] == "10.77.0.11:22379,10.77.0.12:22379,10.77.0.13:22379"
+    dcs = config["bootstrap"]["dcs"]
+    assert dcs["synchronous_mode"] is True and dcs["synchronous_mode_strict"] is True
+    assert (dcs["ttl"], dcs["loop_wait"], dcs["retry_timeout"]) == (20, 2, 5)
+    assert config["postgresql"]["bin_dir"] == "/usr/lib/postgresql/17/bin"
+    # Each host its own socket directory, and passwords on the network, trust only locally.
+    assert config["postgresql"]["parameters"]["unix_socket_directories"] == "/run/shop-h2"
+    assert "host all all 10.77.0.0/24 scram-sha-256" in config["postgresql"]["pg_hba"]
+    assert config["postgresql"]["authentication"]["replication"]["password"] == "r3pl"
+
+
+def test_etcd_yml_names_all_three_members_and_turns_on_what_patroni_needs(topology):
+    config = yaml.safe_load(render_all(topology)["shop-h1/etcd.yml"])
+    assert config["initial-cluster"] == (
+        "shop-h1=http://10.77.0.11:22380,shop-h2=http://10.77.0.12:22380,"
+        "shop-h3=http://10.77.0.13:22380"
+    )
+    assert config["listen-peer-urls"] == "http://10.77.0.11:22380"
+    assert config["enable-grpc-gateway"] is True  # Patroni's etcd3 client; off in a config file
+    assert config["pre-vote"] is True
+
+
+def test_haproxy_checks_patronis_primary_and_replica_endpoints_on_every_database_host(topology):
+    text = render_all(topology)["haproxy.cfg"]
+    primary, replicas = text.split("listen pg_primary")[1].split("listen pg_replicas")
+    assert "bind 10.77.0.1:25000" in primary and "option httpchk GET /primary" in primary
+    assert "bind 10.77.0.1:25001" in replicas and "option httpchk GET /replica" in replicas
+    for host in topology.hosts:
+        server = f"server {host.name} {host.address}:25432 check port 28008"
+        assert server in primary and server in replicas
+    assert "on-marked-down shutdown-sessions" in primary
+    app = text.split("\nbackend app")[1]
+    assert "server shop-h2 10.77.0.12:28001 check" in app
+    assert "server shop-h3 10.77.0.13:28001 check" in app
+    assert "shop-h1 10.77.0.11:28001" not in app
+    assert "bind 127.0.0.1:28080" in text
+
+
+def test_changing_the_addresses_changes_every_file_and_nothing_else_names_one(data):
+    """The promise for real machines: addresses live in the topology only."""
+    moved = copy.deepcopy(data)
+    moved["network"].update({"subnet": "192.168.50.0/24", "gateway": "192.168.50.1"})
+    for number, host in enumerate(moved["hosts"], start=21):
+        host["address"] = f"192.168.50.{number}"
+    files = render_all(parse(moved))
+    for name, text in files.items():
+        assert "10.77." not in text, name
+    assert "192.168.50.21:22380" in files["shop-h1/etcd.yml"]
+    assert "server shop-h3 192.168.50.23:25432" in files["haproxy.cfg"]
+    assert "bind 192.168.50.1" in files["redis.conf"]
+
+
+def test_the_app_reaches_the_leader_and_the_replicas_through_haproxy(topology):
+    environment = configs.app_environment(topology, SECRETS, replica="shop-h2-app")
+    primary = environ.Env.db_url_config(environment["DATABASE_URL"])
+    assert (primary["HOST"], primary["PORT"], primary["NAME"]) == ("10.77.0.1", 25000, "shop")
+    assert primary["PASSWORD"] == "s3cret"
+    assert primary["OPTIONS"] == {"connect_timeout": 2}
+    replicas = environ.Env.db_url_config(environment["DATABASE_REPLICA_URLS"])
+    assert replicas["PORT"] == 25001
+    assert environment["REDIS_URL"] == "redis://10.77.0.1:26379/0"
+    assert environment["DJANGO_ALLOWED_HOSTS"] == "127.0.0.1,localhost,10.77.0.12,10.77.0.13"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["hosts"][0].update(address="10.78.0.11"), "is not a host address"),
+        (lambda d: d["hosts"][1].update(address="10.77.0.11"), "share a name or an address"),
+        (lambda d: d["hosts"][0].update(name="h1"), "must match shop-"),
+        (lambda d: d["hosts"][0].update(roles=["etcd", "mysql"]), "must be some of"),
+        (lambda d: d["hosts"].pop(), "odd number of hosts"),
+        (lambda d: d["patroni"].update(ttl=10), "ttl >= 20"),
+        (lambda d: d["patroni"].update(retry_timeout=10), "loop_wait + 2 * retry_timeout"),
+        (lambda d: d["ports"].update(app=25000), "share a port"),
+        (lambda d: d["network"].update(gateway="10.1.1.1"), "is not in 10.77.0.0/24"),
+        (lambda d: d["network"].update(bridge="br0"), "must match shop-"),
+        (lambda d: d["ports"].pop("redis"), "missing ['redis']"),
+        (lambda d: [h.update(roles=["etcd", "postgres"]) for h in d["hosts"]], "app role"),
+    ],
+)
+def test_a_broken_topology_is_refused_with_what_is_wrong(data, change, message):
+    broken = copy.deepcopy(data)
+    change(broken)
+    with pytest.raises(TopologyError, match=re.escape(message)):
+        parse(broken)
+
+
+def test_an_unreadable_topology_file_says_so(tmp_path):
+    bad = tmp_path / "topology.toml"
+    bad.write_text("[network\n")
+    with pytest.raises(TopologyError, match="not valid TOML"):
+        load(bad)
+    with pytest.raises(TopologyError, match="cannot read it"):
+        load(tmp_path / "missing.toml")
