@@ -19,7 +19,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -27,6 +26,7 @@ from catalog.models import Product
 from orders.cod import confirmation_url
 from orders.models import Order, OutboxEvent, SaleRecord, SentEmail
 from orders.payments import card_gateway
+from shop.outbox import due_rows, record_failure, start_attempt
 
 log = logging.getLogger(__name__)
 
@@ -65,55 +65,23 @@ def deliver_event(*, event_pk: int) -> bool:
     return True
 
 
-def retry_delay(*, attempts: int) -> timedelta:
-    """Return how long a failed event waits after its `attempts`-th attempt: doubling each time."""
-    return timedelta(seconds=settings.OUTBOX_RETRY_SECONDS * 2 ** (attempts - 1))
-
-
 def undelivered_events(*, older_than: timedelta = REDELIVERY_DELAY, limit: int = 500) -> list[int]:
-    """Return the pks of events due for another delivery, oldest first; parked ones are not.
-
-    An event never attempted is due `older_than` after it was written (its own on-commit send
-    comes first); one that failed is due at its `next_attempt_at`.
-    """
-    now = timezone.now()
-    due = Q(next_attempt_at=None, created_at__lte=now - older_than) | Q(next_attempt_at__lte=now)
-    return list(
-        OutboxEvent.objects.filter(due, delivered_at=None, parked_at=None)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
+    """Return the pks of events due for another delivery, oldest first; parked ones are not."""
+    return due_rows(
+        OutboxEvent.objects.all(), done="delivered_at", older_than=older_than, limit=limit
     )
 
 
 def _start_attempt(*, event_pk: int) -> OutboxEvent | None:
     """Count an attempt at an event still to deliver, committed before any of its work runs."""
-    with transaction.atomic(durable=True):
-        event = (
-            OutboxEvent.objects.select_for_update()
-            .select_related("order")
-            .filter(pk=event_pk)
-            .first()
-        )
-        if event is None or event.delivered_at is not None or event.parked_at is not None:
-            return None
-        event.attempts += 1
-        # Also a lease: the redelivery sweeper leaves the event alone while this attempt runs.
-        event.next_attempt_at = timezone.now() + retry_delay(attempts=event.attempts)
-        event.save(update_fields=["attempts", "next_attempt_at"])
-    return event
+    return start_attempt(
+        OutboxEvent.objects.select_related("order"), pk=event_pk, done="delivered_at"
+    )
 
 
 def _fail_attempt(*, event: OutboxEvent, error: Exception) -> None:
-    """Record a failed attempt: retry later with a longer wait, or park after the last one."""
-    now = timezone.now()
-    parked = event.attempts >= settings.OUTBOX_MAX_ATTEMPTS
-    wait = retry_delay(attempts=event.attempts)
-    OutboxEvent.objects.filter(pk=event.pk).update(
-        last_error=str(error) or type(error).__name__,
-        next_attempt_at=now + wait,
-        parked_at=now if parked else None,
-    )
-    outcome = "parked" if parked else f"retried in {wait.total_seconds():.0f} s"
+    """Record a failed attempt (retried later, or parked after the last) and log it."""
+    outcome = record_failure(event, error=error)
     log.error(
         "event %s (%s, order %s) failed on attempt %s of %s, %s: %s",
         event.pk,

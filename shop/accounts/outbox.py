@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from shop.accounts.models import OutgoingMail, User
+from shop.outbox import due_rows, record_failure, start_attempt
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,7 @@ def send_mail(*, mail_pk: int) -> bool:
 
 def unsent_mail(*, older_than: timedelta = REDELIVERY_DELAY, limit: int = 500) -> list[int]:
     """Return the pks of mail due for another attempt, oldest first; parked ones are not."""
-    now = timezone.now()
-    due = Q(next_attempt_at=None, created_at__lte=now - older_than) | Q(next_attempt_at__lte=now)
-    return list(
-        OutgoingMail.objects.filter(due, sent_at=None, parked_at=None)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return due_rows(OutgoingMail.objects.all(), done="sent_at", older_than=older_than, limit=limit)
 
 
 def _compose(*, mail: OutgoingMail) -> EmailMessage | None:
@@ -116,34 +110,14 @@ def _public_url(name: str, *args: str) -> str:
     return settings.SHOP_PUBLIC_URL + reverse(name, args=args)
 
 
-def _retry_delay(*, attempts: int) -> timedelta:
-    return timedelta(seconds=settings.OUTBOX_RETRY_SECONDS * 2 ** (attempts - 1))
-
-
 def _start_attempt(*, mail_pk: int) -> OutgoingMail | None:
     """Count an attempt at a mail still to send, committed before it is sent."""
-    with transaction.atomic(durable=True):
-        mail = OutgoingMail.objects.select_for_update().filter(pk=mail_pk).first()
-        if mail is None or mail.sent_at is not None or mail.parked_at is not None:
-            return None
-        mail.attempts += 1
-        # Also a lease: the redelivery task leaves the mail alone while this attempt runs.
-        mail.next_attempt_at = timezone.now() + _retry_delay(attempts=mail.attempts)
-        mail.save(update_fields=["attempts", "next_attempt_at"])
-    return mail
+    return start_attempt(OutgoingMail.objects.all(), pk=mail_pk, done="sent_at")
 
 
 def _fail_attempt(*, mail: OutgoingMail, error: Exception) -> None:
-    """Record a failed attempt: retry later with a longer wait, or park after the last one."""
-    now = timezone.now()
-    parked = mail.attempts >= settings.OUTBOX_MAX_ATTEMPTS
-    wait = _retry_delay(attempts=mail.attempts)
-    OutgoingMail.objects.filter(pk=mail.pk).update(
-        last_error=str(error) or type(error).__name__,
-        next_attempt_at=now + wait,
-        parked_at=now if parked else None,
-    )
-    outcome = "parked" if parked else f"retried in {wait.total_seconds():.0f} s"
+    """Record a failed attempt (retried later, or parked after the last) and log it."""
+    outcome = record_failure(mail, error=error)
     log.error(
         "mail %s (%s) failed on attempt %s of %s, %s: %s",
         mail.pk,
