@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from shop.outbox import DeliveryAttempts
+
 
 class Order(models.Model):
     """A placed order: its lines' prices and titles frozen, its status moved only by transitions."""
@@ -163,7 +165,7 @@ class IdempotencyKey(models.Model):
         return f"{self.scope}:{self.key}"
 
 
-class OutboxEvent(models.Model):
+class OutboxEvent(DeliveryAttempts):
     """Something that happened to an order, recorded in the order's own transaction.
 
     A Celery task delivers it after commit; a beat task re-sends any left undelivered once its
@@ -188,11 +190,6 @@ class OutboxEvent(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    # Not before: redelivery leaves the event alone until then (empty: never attempted).
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    parked_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["pk"]

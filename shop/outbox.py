@@ -1,6 +1,6 @@
 """What the shop's transactional outboxes share: the orders' events (orders/outbox.py) and the
-accounts' mail (shop/accounts/outbox.py) are rows with `attempts`, `next_attempt_at`,
-`parked_at` and `last_error`, delivered by the same rules, written once here:
+accounts' mail (shop/accounts/outbox.py) are DeliveryAttempts rows (`attempts`,
+`next_attempt_at`, `parked_at`, `last_error`), delivered by the same rules, written once here:
 
 - an attempt is counted, and leased until its retry time, in a commit of its own before any of
   its work runs, so a worker that dies mid-way leaves a count and a time to try again;
@@ -12,9 +12,22 @@ accounts' mail (shop/accounts/outbox.py) are rows with `attempts`, `next_attempt
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
+
+
+class DeliveryAttempts(models.Model):
+    """The delivery state every outbox row carries, which the functions below keep."""
+
+    attempts = models.PositiveIntegerField(default=0)
+    # Not before: redelivery leaves the row alone until then (empty: never attempted).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    parked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
 
 
 def retry_delay(*, attempts: int) -> timedelta:

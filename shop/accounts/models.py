@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from shop.accounts.cache import forget_users
+from shop.outbox import DeliveryAttempts
 
 
 class UserQuerySet(models.QuerySet):
@@ -109,7 +110,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.email = self.__class__.objects.normalize_email(self.email).lower()
 
 
-class OutgoingMail(models.Model):
+class OutgoingMail(DeliveryAttempts):
     """An e-mail to an address, written in the request's transaction and sent by a worker.
 
     The request writes one whether or not an account uses the address: the worker looks the
@@ -127,11 +128,6 @@ class OutgoingMail(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Done: sent, or nobody to send it to (no active account uses the address).
     sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    # Not before: redelivery leaves the mail alone until then (empty: never attempted).
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    parked_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["pk"]
