@@ -458,7 +458,7 @@ def up(*, keep_failed: bool = False) -> Topology:
         directory.mkdir(parents=True, exist_ok=True)
     STATE.chmod(0o755)  # the postgres user walks through it to its data
     shutil.copyfile(TOPOLOGY_FILE, TOPOLOGY_IN_USE)
-    where = f"{STATE.relative_to(ROOT)} from {TOPOLOGY_FILE.relative_to(ROOT)}"
+    where = f"{STATE.relative_to(ROOT)} from {TOPOLOGY_FILE}"
     log(f"Starting the HA deployment in {where}")
     try:
         install_patroni()

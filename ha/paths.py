@@ -1,10 +1,13 @@
 """Where `make ha` keeps everything it makes: var/ha/, removed whole by `make ha-down`."""
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "ha"  # the topology and the templates
-TOPOLOGY_FILE = DEPLOY / "topology.toml"
+# HA_TOPOLOGY names another file: a second deployment on the same machine (other names,
+# subnet and ports), or the real machines' addresses.
+TOPOLOGY_FILE = Path(os.environ.get("HA_TOPOLOGY") or DEPLOY / "topology.toml").resolve()
 
 STATE = ROOT / "var" / "ha"
 RUN = STATE / "run"  # pid files
