@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 
 from cluster.cluster import postgres_bindir
-from ha import configs, hosts
+from ha import configs, hosts, swarm
 from ha.paths import (
     DEBIAN_REQUIREMENTS,
     GATEWAY,
@@ -413,6 +413,12 @@ def prepare_database(topology: Topology, secret_values: dict[str, str]) -> None:
 
 
 def start_apps(topology: Topology, secret_values: dict[str, str]) -> None:
+    if swarm.enabled(topology):  # the app tier as Docker Swarm services instead (ha/swarm.py)
+        swarm.start(topology, secret_values)
+        balancer = configs.balancer_url(topology)
+        wait_for("the balancer", lambda: http_json(f"{balancer}/healthz")[0] == 200, seconds=30)
+        log(f"  shop at {balancer}/")
+        return
     for host in topology.hosts_with("app"):
         name = f"{host.name}-app"
         metrics = STATE / "metrics" / name
@@ -473,7 +479,7 @@ def up(*, keep_failed: bool = False) -> Topology:
         start_gateway(topology)
         prepare_database(topology, secret_values)
         start_apps(topology, secret_values)
-    except (HaError, hosts.HostError, OSError) as error:
+    except (HaError, hosts.HostError, swarm.SwarmError, OSError) as error:
         if not keep_failed:
             log(f"ha up failed; removing what it made (--keep-failed keeps it):\n{error}")
             down(quiet=True)
@@ -492,6 +498,8 @@ def down(*, quiet: bool = False) -> None:
     except TopologyError as error:
         raise HaError(f"cannot tell what to remove: {error}") from None
     said = []
+    if swarm.enabled(topology):  # the stack and the swarm before the hosts' processes
+        said += swarm.stop(topology)
     # The front first, then the databases: Patroni stops its PostgreSQL (fast shutdown).
     order = [f"{h.name}-app" for h in topology.hosts] + ["gateway-haproxy", "gateway-redis"]
     order += [f"{h.name}-patroni" for h in topology.hosts] + [
@@ -521,6 +529,8 @@ def process_names(topology: Topology) -> list[str]:
     names = [f"{h.name}-etcd" for h in topology.hosts_with("etcd")]
     names += [f"{h.name}-patroni" for h in topology.hosts_with("postgres")]
     names += ["gateway-redis", "gateway-haproxy"]
+    if swarm.enabled(topology):
+        return names + swarm.process_names(topology)
     names += [f"{h.name}-app" for h in topology.hosts_with("app")]
     return names
 
@@ -543,7 +553,8 @@ def print_status(topology: Topology) -> bool:
         log(f"{host.name:<10}{host.address:<14}{network:<10}{','.join(host.roles)}")
     found = members(topology)
     log("\nPatroni: " + (describe_members(topology) if found else "no member answers"))
-    return all_running(topology) and healthy(topology)
+    converged = swarm.status(topology) if swarm.enabled(topology) else True
+    return all_running(topology) and healthy(topology) and converged
 
 
 # --- Entry point ----------------------------------------------------------------------------
@@ -574,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
             from ha import drills
 
             return drills.main(keep=arguments.keep, only=arguments.only)
-    except (HaError, TopologyError, hosts.HostError) as error:
+    except (HaError, TopologyError, hosts.HostError, swarm.SwarmError) as error:
         print(f"ha: {error}", file=sys.stderr)
         return 1
     return 0

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from ha.paths import TOPOLOGY_FILE
 
-ROLES = ("etcd", "postgres", "app")
+# "swarm": a dockerd there, a manager of one Docker Swarm; with any, the app hosts run the app tier
+# as Swarm services (ha/swarm.py) instead of gunicorn processes.
+ROLES = ("etcd", "postgres", "app", "swarm")
 # A host's name is its namespace's; its veth on the bridge is the name plus "-v", and Linux
 # allows 15 characters in an interface name.
 HOST_NAME = re.compile(r"shop-[a-z0-9]{1,8}")
@@ -151,6 +153,11 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
         )
     if not topology.hosts_with("app"):
         raise TopologyError(f"{source}: no host has the app role")
+    swarm = {host.name for host in topology.hosts_with("swarm")}
+    if swarm and not {host.name for host in topology.hosts_with("app")} <= swarm:
+        raise TopologyError(f"{source}: with a swarm, every app host must be one of its nodes")
+    if swarm and len(swarm) % 2 == 0:
+        raise TopologyError(f"{source}: Swarm's managers need an odd number of hosts (raft)")
     return topology
 
 
