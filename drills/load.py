@@ -65,9 +65,12 @@ class Tally:
     connection_errors: int = 0
     statuses: Counter = field(default_factory=Counter)
     failed_at: list[float] = field(default_factory=list)  # time.time() of each error
+    # When each failed request was sent: a drill can tell those caught in flight by a fault
+    # from those sent after the balancer should have stepped around it.
+    failed_sent_at: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def count(self, status: int | None) -> None:
+    def count(self, status: int | None, *, sent_at: float | None = None) -> None:
         with self.lock:
             self.requests += 1
             self.statuses[status or "conn"] += 1
@@ -78,6 +81,7 @@ class Tally:
             if status is None or (not 200 <= status < 300 and status not in EXPECTED_STATUSES):
                 self.errors += 1
                 self.failed_at.append(time.time())
+                self.failed_sent_at.append(sent_at or time.time())
 
 
 @dataclass
@@ -133,13 +137,14 @@ class Shopper:
         request = urllib.request.Request(
             self.base_url + path, data=data, headers=headers, method=method
         )
+        sent_at = time.time()
         try:
             with self.opener.open(request, timeout=self.timeout) as response:
                 status, raw = response.status, response.read()
         except (urllib.error.URLError, OSError, http.client.HTTPException):
-            self.tally.count(None)
+            self.tally.count(None, sent_at=sent_at)
             return Reply(None, None)
-        self.tally.count(status)
+        self.tally.count(status, sent_at=sent_at)
         parsed = None
         if raw[:1] in (b"{", b"["):
             try:

@@ -1,6 +1,6 @@
-"""Drills on the HA deployment (issue 13): break PostgreSQL's leader under load, count the orders.
+"""Drills on the HA deployment (issue 13): break it under load, count the orders.
 
-    python -m ha drills [--keep] [--only primary-host-cut switchover]
+    python -m ha drills [--keep] [--only primary-host-cut switchover app-host-cut rolling-update]
 
 Brings the deployment up if it is not (ha.cli.up), then for each drill runs shoppers through the
 balancer (drills/load.py: browsers, and buyers placing cash-on-delivery orders with an
@@ -13,7 +13,15 @@ seconds in, and at the end counts from the database, on whichever host leads the
 - switchover: `patronictl switchover` to the synchronous standby. Requests may fail only around
   the switch, and each order must be answered in the end.
 
-Both: 0 acknowledged orders lost, 0 units oversold, 0 duplicate orders. Results in
+With the app tier on Docker Swarm (hosts with the "swarm" role, ha/swarm.py), two more:
+
+- app-host-cut: an app node (not Patroni's leader or synchronous standby) off the network for
+  APP_CUT_SECONDS. No request sent after the balancers' checks (CHECK_SECONDS) may fail, and
+  web's tasks must run again on the other nodes within RESCHEDULE_BOUND seconds.
+- rolling-update: `docker service update --env-add SHOP_RELEASE=...` on web (start-first, one
+  task at a time, rollback on failure). Not one request may fail; every task is replaced.
+
+All: 0 acknowledged orders lost, 0 units oversold, 0 duplicate orders. Results in
 var/ha/drills.json; exit 1 if a drill failed. The deployment is removed at the end unless --keep.
 """
 
@@ -28,10 +36,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from drills.load import Catalog, Load
-from ha import cli, hosts
+from ha import cli, hosts, swarm
 from ha.configs import balancer_url
 from ha.paths import DRILLS_JSON, ROOT
-from ha.topology import Topology
+from ha.topology import Host, Topology
 
 RECOVER_BOUND = 30  # seconds from the cut to a new leader taking writes (issue 13)
 CUT_SECONDS = 40  # the old leader stays cut off this long: past the failover, as in a real outage
@@ -306,7 +314,152 @@ def switchover(topology: Topology, tag: str) -> Result:
     return result
 
 
-DRILLS = {"primary-host-cut": primary_host_cut, "switchover": switchover}
+# --- The app tier on Docker Swarm (ha/swarm.py) ----------------------------------------------
+
+# From a host's cut until no request should reach it: the balancers' checks (inter 1 s, fall 2)
+# and one connect timeout (2 s) of a request sent just before. Requests sent later must not fail.
+CHECK_SECONDS = 5
+RESCHEDULE_BOUND = 60  # seconds from the cut to web's tasks all running on the other hosts
+APP_CUT_SECONDS = 45  # the app host stays cut off this long: past the rescheduling
+NODE_BACK_SECONDS = 90  # for the returning node to be Ready in the swarm again
+
+
+def failed_after(load: Load, moment: float) -> list[float]:
+    """Seconds after `moment` at which each failed request sent after it was sent."""
+    sent = sorted(t for tally in load.tallies.values() for t in tally.failed_sent_at)
+    return [round(t - moment, 1) for t in sent if t >= moment]
+
+
+def app_host_to_cut(topology: Topology) -> Host:
+    """An app node that holds neither Patroni's leader nor its synchronous standby.
+
+    So the drill measures the app tier alone: writes go on meanwhile (strict synchronous
+    replication would wait if the standby went too).
+    """
+    database = {cli.leader(topology), sync_standby(topology)}
+    candidates = [h for h in topology.hosts_with("app") if "swarm" in h.roles]
+    return next((h for h in candidates if h.name not in database), candidates[-1])
+
+
+def wait_for_web_elsewhere(topology: Topology, cut: Host, since: float) -> float | None:
+    """Seconds from `since` until web's desired tasks all run on nodes other than `cut`."""
+    desired = swarm.services(topology)["web"][1]
+    deadline = since + RESCHEDULE_BOUND + 60
+    while time.time() < deadline:
+        try:
+            running = swarm.running_tasks(topology, "web")
+        except swarm.SwarmError:
+            running = {}
+        elsewhere = sum(len(ids) for node, ids in running.items() if node != cut.name)
+        if elsewhere >= desired and cut.name not in running:
+            return time.time() - since
+        time.sleep(1)
+    return None
+
+
+def wait_for_node(topology: Topology, host: Host, state: str, since: float) -> float | None:
+    deadline = time.time() + NODE_BACK_SECONDS
+    while time.time() < deadline:
+        try:
+            if swarm.node_state(topology, host) == state:
+                return time.time() - since
+        except swarm.SwarmError:
+            pass
+        time.sleep(1)
+    return None
+
+
+def app_host_cut(topology: Topology, tag: str) -> Result:
+    result = Result("app-host-cut")
+    catalog, stock = prepare(topology)
+    victim = app_host_to_cut(topology)
+    result.details["tasks_before"] = {
+        name: _per_node(topology, name) for name in ("web", "worker", "beat", "balancer")
+    }
+    load = start_load(topology, catalog, tag)
+    try:
+        time.sleep(WARM_UP)
+        cut_at = time.time()
+        hosts.cut(victim)
+        result.details["cut"] = f"{victim.name} ({victim.address}), an app node"
+        result.seconds_to_recover = _round(wait_for_web_elsewhere(topology, victim, cut_at))
+        result.details["node_down_after_seconds"] = _round(
+            wait_for_node(topology, victim, "down", cut_at)
+        )
+        result.details["tasks_during_cut"] = {
+            name: _per_node(topology, name) for name in ("web", "worker", "beat")
+        }
+        time.sleep(max(0.0, cut_at + APP_CUT_SECONDS - time.time()))
+        back_at = time.time()
+        hosts.reconnect(victim)
+        result.details["cut_seconds"] = round(back_at - cut_at, 1)
+        ready = wait_for_node(topology, victim, "ready", back_at)
+        result.details["node_ready_again_after_seconds"] = _round(ready)
+        time.sleep(LOAD_AFTER)
+    finally:
+        hosts.reconnect(victim)
+        finish_load(load)
+    count(topology, load, stock, result)
+    late = failed_after(load, cut_at + CHECK_SECONDS)
+    result.details["failed_requests_sent_after_the_checks"] = len(late)
+    result.details["late_failures_seconds_after_cut"] = [round(t + CHECK_SECONDS, 1) for t in late][
+        :50
+    ]
+    result.details["tasks_after"] = {name: _per_node(topology, name) for name in ("web", "beat")}
+    result.passed = (
+        _clean(result)
+        and result.seconds_to_recover is not None
+        and result.seconds_to_recover <= RESCHEDULE_BOUND
+        and not late
+        and ready is not None
+    )
+    return result
+
+
+def rolling_update(topology: Topology, tag: str) -> Result:
+    """`docker service update` of web (a new environment: a new release) under load."""
+    result = Result("rolling-update")
+    catalog, stock = prepare(topology)
+    before = {task for ids in swarm.running_tasks(topology, "web").values() for task in ids}
+    load = start_load(topology, catalog, tag)
+    try:
+        time.sleep(WARM_UP)
+        started = time.time()
+        swarm.update_web(topology, "--env-add", f"SHOP_RELEASE={tag}")
+        result.seconds_to_recover = _round(time.time() - started)
+        result.details["update"] = f"web --env-add SHOP_RELEASE={tag}, start-first, one at a time"
+        result.details["update_state"] = swarm.update_state(topology, "web")
+        time.sleep(LOAD_AFTER)
+    finally:
+        finish_load(load)
+    count(topology, load, stock, result)
+    after = {task for ids in swarm.running_tasks(topology, "web").values() for task in ids}
+    result.details["tasks_replaced"] = f"{len(before - after)} of {len(before)}"
+    result.details["old_tasks_still_running"] = len(before & after)
+    result.details["failures_seconds_after_start"] = failed_after(load, started)[:50]
+    result.passed = (
+        _clean(result)
+        and result.failed_requests == 0
+        and result.details["update_state"] == "completed"
+        and not before & after
+    )
+    return result
+
+
+def _per_node(topology: Topology, service: str) -> dict[str, int]:
+    try:
+        return {node: len(ids) for node, ids in swarm.running_tasks(topology, service).items()}
+    except swarm.SwarmError as error:
+        return {"error": str(error)}
+
+
+DRILLS = {
+    "primary-host-cut": primary_host_cut,
+    "switchover": switchover,
+    "app-host-cut": app_host_cut,
+    "rolling-update": rolling_update,
+}
+SWARM_DRILLS = ("app-host-cut", "rolling-update")  # only when the topology has a swarm
 
 
 def _round(value: float | None) -> float | None:
@@ -325,9 +478,18 @@ def main(*, keep: bool = False, only: list[str] | None = None) -> int:
         for name, drill in DRILLS.items():
             if only and name not in only:
                 continue
+            if name in SWARM_DRILLS and not swarm.enabled(topology):
+                print(f"Drill {name}: skipped, no host has the swarm role", flush=True)
+                continue
             cli.wait_for(
                 "Patroni healthy before the drill", lambda: cli.healthy(topology), seconds=120
             )
+            if swarm.enabled(topology):
+                cli.wait_for(
+                    "every Swarm service converged before the drill",
+                    lambda: swarm.converged(topology),
+                    seconds=120,
+                )
             print(f"Drill {name}", flush=True)
             try:
                 result = drill(topology, f"{tag}-{name}")

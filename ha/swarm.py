@@ -52,8 +52,21 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # requirements.txt's sections from this one on are tests, lint and benchmarks: not in the image.
 FIRST_TOOL_SECTION = "# API fuzzing"
 IMAGE_ONLY = ("# The image's Python (Debian 12's 3.11.2) only", "async-timeout==5.0.1  # redis-py")
-# Never copied into the image: the machine's state, the virtualenv, docs and tools.
-NOT_IN_IMAGE = ("var", ".venv", "docs", "bench", "tests", "deploy", ".git")
+# Never copied into the image: the machine's state, the virtualenv, docs, tests and the tools
+# that run beside the app (the app imports none of them), so that editing those keeps the image.
+NOT_IN_IMAGE = (
+    "var",
+    ".venv",
+    ".git",
+    "docs",
+    "tests",
+    "deploy",
+    "bench",
+    "drills",
+    "cluster",
+    "ha",
+    "nginx",
+)
 # The machine's own variables in app_environment: a container has its own.
 HOST_ONLY = ("PATH", "HOME", "TMPDIR", "STATIC_ROOT")
 WEB_SLOTS = 10  # server-template slots in each balancer: the most web tasks it can address
@@ -244,9 +257,12 @@ def build_context(wheels: Path) -> bytes:
 
 
 def build_image(topology: Topology) -> str:
-    """Make the app image on the first swarm node and load it on the others; return its tag.
+    """Make the app image on the first swarm node and load it on the others; return its id.
 
-    The tag is a digest of the build context, so an unchanged tree reuses the saved image.
+    The tag is a digest of the build context, so an unchanged tree reuses the saved image. The
+    services name the image by its id (sha256:..., the same on every node after docker load):
+    given a tag, each node's agent first tries to pull it from Docker Hub, and here that waits
+    30 s for a DNS timeout before every task start (--resolve-image never does not stop it).
     """
     first, *others = topology.hosts_with("swarm")
     started = time.monotonic()
@@ -281,7 +297,7 @@ def build_image(topology: Topology) -> str:
         docker(host, "load", "-q", "-i", saved, timeout=600)
         _timed(f"docker load on {host.name}", step)
     _timed(f"image {tag} on {', '.join(h.name for h in [first, *others])}", started)
-    return tag
+    return docker(first, "image", "inspect", "-f", "{{.Id}}", tag).strip()
 
 
 def _digest(text: str) -> str:
@@ -479,6 +495,33 @@ def tasks(topology: Topology, service: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
+def running_tasks(topology: Topology, service: str) -> dict[str, list[str]]:
+    """Each node's running tasks (their ids) of a service, as a manager that answers sees them.
+
+    A task counts once Swarm says Running: for web, that is once its health check has passed.
+    """
+    found: dict[str, list[str]] = {}
+    for task in tasks(topology, service):
+        if task.get("CurrentState", "").startswith("Running"):
+            found.setdefault(task["Node"], []).append(task["ID"])
+    return found
+
+
+def node_state(topology: Topology, host: Host) -> str:
+    """The node's state as the swarm sees it: ready, down, unknown."""
+    manager = manager_host(topology)
+    return docker(manager, "node", "inspect", "-f", "{{.Status.State}}", host.name).strip()
+
+
+def update_state(topology: Topology, service: str) -> str:
+    """The last rolling update's state (completed, rollback_completed, ...), "" if none."""
+    template = "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"
+    output = docker(
+        manager_host(topology), "service", "inspect", "-f", template, f"{STACK}_{service}"
+    )
+    return output.strip()
+
+
 def manager_host(topology: Topology) -> Host:
     """A swarm node whose host is on the network and whose dockerd answers."""
     for host in topology.hosts_with("swarm"):
@@ -627,10 +670,7 @@ def status(topology: Topology) -> bool:
     found = services(topology)
     log("Swarm services (running/desired) and tasks per node:")
     for name, (running, desired) in sorted(found.items()):
-        per_node: dict[str, int] = {}
-        for task in tasks(topology, name):
-            if task.get("CurrentState", "").startswith("Running"):
-                per_node[task["Node"]] = per_node.get(task["Node"], 0) + 1
-        where = ", ".join(f"{node} {n}" for node, n in sorted(per_node.items()))
+        per_node = running_tasks(topology, name)
+        where = ", ".join(f"{node} {len(ids)}" for node, ids in sorted(per_node.items()))
         log(f"  {name:<10}{running}/{desired}  {where}")
     return bool(found) and all(running == desired for running, desired in found.values())

@@ -7,7 +7,11 @@ same templates serve three real machines once the addresses change.
 from __future__ import annotations
 
 import copy
+import io
 import re
+import shutil
+import subprocess
+import tarfile
 import tomllib
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import environ
 import pytest
 import yaml
 
-from ha import configs
+from ha import configs, swarm
 from ha.paths import TOPOLOGY_FILE
 from ha.topology import TopologyError, load, parse
 
@@ -170,3 +174,136 @@ def test_an_unreadable_topology_file_says_so(tmp_path):
         load(bad)
     with pytest.raises(TopologyError, match="cannot read it"):
         load(tmp_path / "missing.toml")
+
+
+# --- The app tier on Docker Swarm (ha/swarm.py, deploy/ha/swarm/) -----------------------------
+
+
+@pytest.fixture
+def swarm_topology(data):
+    """The shipped topology with every host an app node and a swarm manager."""
+    changed = copy.deepcopy(data)
+    for host in changed["hosts"]:
+        host["roles"] = sorted({*host["roles"], "app", "swarm"})
+    return parse(changed)
+
+
+def test_the_stack_runs_web_worker_beat_and_a_balancer_on_the_app_nodes(swarm_topology, tmp_path):
+    stack = yaml.safe_load(
+        swarm.stack_config(
+            swarm_topology,
+            image="shop-app:abc",
+            env_file=tmp_path / "app.env",
+            balancer_cfg=tmp_path / "haproxy.cfg",
+        )
+    )
+    services = stack["services"]
+    assert sorted(services) == ["balancer", "beat", "web", "worker"]
+    for name, service in services.items():
+        assert service["image"] == "shop-app:abc", name
+        assert service["deploy"]["placement"]["constraints"] == ["node.labels.shop.app == true"]
+        assert service["networks"] == ["shop"], name
+    web = services["web"]
+    assert web["env_file"] == str(tmp_path / "app.env")
+    assert web["deploy"]["endpoint_mode"] == "dnsrr"  # no IPVS for virtual IPs here
+    assert web["deploy"]["replicas"] == 3
+    update = web["deploy"]["update_config"]
+    assert (update["parallelism"], update["order"], update["failure_action"]) == (
+        1,
+        "start-first",
+        "rollback",
+    )
+    assert "http://127.0.0.1:8000/healthz" in web["healthcheck"]["test"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    beat = services["beat"]
+    assert beat["deploy"]["replicas"] == 1 and beat["deploy"]["update_config"]["order"] == (
+        "stop-first"
+    )
+    balancer = services["balancer"]
+    assert balancer["deploy"]["mode"] == "global"
+    assert balancer["ports"] == [
+        {"target": 8080, "published": 28001, "protocol": "tcp", "mode": "host"}
+    ]
+    assert stack["configs"]["balancer"]["file"] == str(tmp_path / "haproxy.cfg")
+    assert stack["networks"]["shop"]["driver"] == "overlay"
+
+
+def test_the_balancer_finds_web_by_dns_and_haproxy_accepts_its_config(swarm_topology, tmp_path):
+    text = swarm.balancer_config(swarm_topology)
+    assert "nameserver embedded 127.0.0.11:53" in text
+    assert "server-template web 10 tasks.web:8000" in text
+    assert "init-addr none" in text and "option redispatch" in text
+    if not shutil.which("haproxy"):
+        pytest.skip("haproxy is not installed")
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text)
+    checked = subprocess.run(["haproxy", "-c", "-f", config], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_containers_get_the_apps_environment_without_the_machines_own(swarm_topology):
+    app = configs.app_environment(swarm_topology, SECRETS, replica="swarm")
+    environment = swarm.container_environment(swarm_topology, SECRETS)
+    for name in ("DATABASE_URL", "DATABASE_REPLICA_URLS", "REDIS_URL", "DJANGO_ALLOWED_HOSTS"):
+        assert environment[name] == app[name]
+    assert not {"PATH", "HOME", "STATIC_ROOT"} & environment.keys()
+    assert environment["CELERY_BROKER_URL"] == "redis://10.77.0.1:26379/1"
+
+
+def test_the_environment_file_is_readable_by_root_only(tmp_path):
+    path = swarm.write_environment_file(tmp_path / "app.env", {"B": "2", "A": "x=y"})
+    assert path.read_text() == "A=x=y\nB=2\n"
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_image_gets_the_apps_requirements_and_not_the_tools():
+    names = {
+        line.split("==")[0].lower()
+        for line in swarm.image_requirements().splitlines()
+        if "==" in line
+    }
+    assert {"django", "gunicorn", "celery", "psycopg2-binary", "django-redis"} <= names
+    assert "async-timeout" in names  # Debian 12's Python 3.11.2: redis-py needs it there
+    assert not {"pytest", "ruff", "locust", "playwright", "schemathesis"} & names
+
+
+def test_the_build_context_is_the_same_bytes_for_the_same_tree(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "example-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    first, second = swarm.build_context(wheels), swarm.build_context(wheels)
+    assert first == second
+    with tarfile.open(fileobj=io.BytesIO(first)) as archive:
+        names = archive.getnames()
+    assert {"Dockerfile", "requirements.txt", "wheels/example-1.0-py3-none-any.whl"} <= set(names)
+    assert "code/manage.py" in names and "code/config/settings.py" in names
+    assert not [n for n in names if n.startswith(("code/var/", "code/.venv/", "code/tests/"))]
+
+
+def test_the_base_image_comes_from_the_mirror_apt_uses(tmp_path):
+    deb822 = tmp_path / "debian.sources"
+    deb822.write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n"
+    )
+    assert swarm.debian_mirror([deb822]) == "http://mirror.example/debian"
+    one_line = tmp_path / "sources.list"
+    one_line.write_text("# comment\ndeb [arch=amd64] http://other.example/debian bookworm main\n")
+    assert swarm.debian_mirror([tmp_path / "missing", one_line]) == "http://other.example/debian"
+    with pytest.raises(swarm.SwarmError, match="no Debian mirror"):
+        swarm.debian_mirror([tmp_path / "missing"])
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        ({"shop-h1": ["swarm"], "shop-h2": ["swarm"]}, "every app host must be one of its nodes"),
+        ({"shop-h2": ["swarm"], "shop-h3": ["swarm"]}, "odd number of hosts (raft)"),
+    ],
+)
+def test_a_swarm_that_cannot_hold_the_app_or_a_quorum_is_refused(data, roles, message):
+    broken = copy.deepcopy(data)
+    for host in broken["hosts"]:
+        host["roles"] += roles.get(host["name"], [])
+    with pytest.raises(TopologyError, match=re.escape(message)):
+        parse(broken)
