@@ -106,12 +106,24 @@ def redis_config(topology: Topology, *, pidfile: Path, directory: Path) -> str:
     return render(DEPLOY / "redis.conf", values)
 
 
+# A connection whose host drops off the network fails within seconds on both ends, instead of
+# resuming when the host returns: the app-host-cut drill saw a request stuck 45 s on a cut
+# host commit its order after a retry with the same Idempotency-Key had placed it (a duplicate),
+# and a transaction left open holds its stock rows' locks. tcp_user_timeout and keepalives end
+# the app's side; idle_in_transaction_session_timeout ends the server's.
+DATABASE_OPTIONS = (
+    "connect_timeout=2&tcp_user_timeout=10000"
+    "&keepalives_idle=5&keepalives_interval=2&keepalives_count=3"
+    "&options=-c%20idle_in_transaction_session_timeout%3D15s"
+)
+
+
 def database_url(topology: Topology, secrets: dict[str, str], *, replicas: bool = False) -> str:
     """The app's PostgreSQL, through HAProxy on the gateway: the leader, or the replicas."""
     port = topology.ports.db_replicas if replicas else topology.ports.db_primary
     return (
         f"postgres://{DB_USER}:{secrets['superuser']}@{topology.gateway}:{port}/"
-        f"{topology.app.database}?connect_timeout=2"
+        f"{topology.app.database}?{DATABASE_OPTIONS}"
     )
 
 

@@ -316,9 +316,9 @@ def switchover(topology: Topology, tag: str) -> Result:
 
 # --- The app tier on Docker Swarm (ha/swarm.py) ----------------------------------------------
 
-# From a host's cut until no request should reach it: the balancers' checks (inter 1 s, fall 2)
+# From a host's cut until no request should reach it: the balancers' checks (3 s or so)
 # and one connect timeout (2 s) of a request sent just before. Requests sent later must not fail.
-CHECK_SECONDS = 5
+CHECK_SECONDS = 6
 RESCHEDULE_BOUND = 60  # seconds from the cut to web's tasks all running on the other hosts
 APP_CUT_SECONDS = 45  # the app host stays cut off this long: past the rescheduling
 NODE_BACK_SECONDS = 90  # for the returning node to be Ready in the swarm again

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -431,7 +432,9 @@ def web_replicas(topology: Topology) -> int:
 
 
 def stack_config(topology: Topology, *, image: str, env_file: Path, balancer_cfg: Path) -> str:
+    digest = _digest(balancer_cfg.read_text()) if balancer_cfg.exists() else "none"
     values = {
+        "BALANCER_CONFIG_NAME": f"{STACK}_balancer_{digest}",
         "IMAGE": image,
         "ENV_FILE": str(env_file),
         "APP_PORT": topology.ports.app,
@@ -531,11 +534,17 @@ def manager_host(topology: Topology) -> Host:
 
 
 def converged(topology: Topology) -> bool:
+    """Every service runs its desired tasks, and no rolling update of web is under way."""
     try:
         found = services(topology)
+        updating = update_state(topology, "web") in ("updating", "rollback_started")
     except SwarmError:
         return False
-    return bool(found) and all(running == desired for running, desired in found.values())
+    return (
+        bool(found)
+        and all(running == desired for running, desired in found.values())
+        and not updating
+    )
 
 
 def healthy_web(topology: Topology) -> int:
@@ -619,22 +628,23 @@ def process_names(topology: Topology) -> list[str]:
 def stop(topology: Topology) -> list[str]:
     """Remove the stack, leave the swarm, stop each dockerd, unmount and delete their state."""
     said = []
-    for host in topology.hosts_with("swarm"):
-        if not hosts.running(dockerd_name(host)):
-            continue
+    running = [h for h in topology.hosts_with("swarm") if hosts.running(dockerd_name(h))]
+    for host in running:
         if hosts.is_cut(host):
             hosts.reconnect(host)
+    if running:
         with suppress(SwarmError, subprocess.TimeoutExpired):
-            docker(host, "stack", "rm", STACK, timeout=30)
-    for host in topology.hosts_with("swarm"):
-        if not hosts.running(dockerd_name(host)):
-            continue
+            docker(running[0], "stack", "rm", STACK, timeout=30)
+    for host in running:
         with suppress(SwarmError, subprocess.TimeoutExpired):
             docker(host, "swarm", "leave", "--force", timeout=30)
-    for host in topology.hosts_with("swarm"):
-        # dockerd stops its containers (SIGTERM, then SIGKILL after 15 s) before it exits.
-        if hosts.stop(dockerd_name(host), seconds=40):
-            said.append(dockerd_name(host))
+    # All at once: each dockerd stops its containers (SIGTERM, SIGKILL after 15 s) as it exits.
+    for host in running:
+        with suppress(ProcessLookupError):
+            os.kill(hosts.pid_of(dockerd_name(host)), signal.SIGTERM)
+    for host in running:
+        hosts.stop(dockerd_name(host), seconds=40)
+        said.append(dockerd_name(host))
     _unmount_under(SWARM_STATE)
     return said
 

@@ -136,7 +136,14 @@ def test_the_app_reaches_the_leader_and_the_replicas_through_haproxy(topology):
     primary = environ.Env.db_url_config(environment["DATABASE_URL"])
     assert (primary["HOST"], primary["PORT"], primary["NAME"]) == ("10.77.0.1", 25000, "shop")
     assert primary["PASSWORD"] == "s3cret"
-    assert primary["OPTIONS"] == {"connect_timeout": 2}
+    assert primary["OPTIONS"] == {
+        "connect_timeout": 2,
+        "tcp_user_timeout": 10000,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "options": "-c idle_in_transaction_session_timeout=15s",
+    }
     replicas = environ.Env.db_url_config(environment["DATABASE_REPLICA_URLS"])
     assert replicas["PORT"] == 25001
     assert environment["REDIS_URL"] == "redis://10.77.0.1:26379/0"
