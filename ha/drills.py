@@ -337,8 +337,13 @@ def app_host_to_cut(topology: Topology) -> Host:
     replication would wait if the standby went too).
     """
     database = {cli.leader(topology), sync_standby(topology)}
-    candidates = [h for h in topology.hosts_with("app") if "swarm" in h.roles]
-    return next((h for h in candidates if h.name not in database), candidates[-1])
+    candidates = [h for h in topology.hosts_with("app") if h.name not in database]
+    if not any(swarm.running_tasks(topology, "web").get(h.name) for h in candidates):
+        # Swarm does not move tasks back to a node that returns: spread them again first.
+        swarm.update_web(topology, "--force")
+    web = swarm.running_tasks(topology, "web")
+    with_web = [h for h in topology.hosts_with("app") if web.get(h.name)]
+    return next((h for h in with_web if h.name not in database), with_web[-1])
 
 
 def wait_for_web_elsewhere(topology: Topology, cut: Host, since: float) -> float | None:
@@ -373,6 +378,8 @@ def app_host_cut(topology: Topology, tag: str) -> Result:
     result = Result("app-host-cut")
     catalog, stock = prepare(topology)
     victim = app_host_to_cut(topology)
+    if not swarm.running_tasks(topology, "web").get(victim.name):
+        raise cli.HaError(f"{victim.name} runs no web task: the cut would show nothing")
     result.details["tasks_before"] = {
         name: _per_node(topology, name) for name in ("web", "worker", "beat", "balancer")
     }
@@ -425,10 +432,10 @@ def rolling_update(topology: Topology, tag: str) -> Result:
     try:
         time.sleep(WARM_UP)
         started = time.time()
-        swarm.update_web(topology, "--env-add", f"SHOP_RELEASE={tag}")
+        state = swarm.update_web(topology, "--env-add", f"SHOP_RELEASE={tag}")
         result.seconds_to_recover = _round(time.time() - started)
         result.details["update"] = f"web --env-add SHOP_RELEASE={tag}, start-first, one at a time"
-        result.details["update_state"] = swarm.update_state(topology, "web")
+        result.details["update_state"] = state
         time.sleep(LOAD_AFTER)
     finally:
         finish_load(load)

@@ -571,10 +571,25 @@ def scale(topology: Topology, **replicas: int) -> None:
     docker(manager_host(topology), "service", "scale", "--detach", *arguments)
 
 
-def update_web(topology: Topology, *arguments: str, timeout: float = 300) -> None:
-    """`docker service update` on web, waiting for the rolling update to finish."""
-    command = ["service", "update", "--detach=false", "--quiet", *arguments, f"{STACK}_web"]
-    docker(manager_host(topology), *command, timeout=timeout)
+def update_web(topology: Topology, *arguments: str, timeout: float = 300) -> str:
+    """`docker service update` on web; wait for the rolling update to end, return its state.
+
+    Ended: completed, or rolled back (rollback_completed) or paused after a failed task. The CLI's
+    own wait returns once the tasks have converged, before the monitor window has passed.
+    """
+    command = ["service", "update", "--detach", "--quiet", *arguments, f"{STACK}_web"]
+    docker(manager_host(topology), *command, timeout=60)
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        try:
+            state = update_state(topology, "web")
+        except SwarmError:
+            state = ""
+        if state in ("completed", "rollback_completed", "paused", "rollback_paused"):
+            return state
+        time.sleep(1)
+    raise SwarmError(f"web's rolling update did not end within {timeout:.0f} s ({state!r})")
 
 
 # --- Up, down, status -----------------------------------------------------------------------
