@@ -2,8 +2,10 @@
 
     up       hosts (namespaces on one bridge), etcd on each, Patroni + PostgreSQL on each
              (one leader, synchronous standby, replica), HAProxy and Redis on the gateway, the
-             database migrated and seeded, gunicorn on the app hosts, the balancer on
-             127.0.0.1:28080. If anything of a previous run is left, it is removed first.
+             database migrated and seeded, gunicorn on the app hosts (or, when hosts have
+             the "swarm" role, the app tier as Docker Swarm services: ha/swarm.py), the
+             balancer on 127.0.0.1:28080. If anything of a previous run is left, it is
+             removed first.
     down     every process it started, the namespaces, the bridge and var/ha (but Patroni's
              install and drills.json); safe to run at any point, also after a failed `up`
     status   each process, each host's link, each Patroni member's role and state
