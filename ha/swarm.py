@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
@@ -291,12 +292,14 @@ def build_image(topology: Topology) -> str:
             if old != saved:
                 old.unlink()
         _timed(f"docker save ({saved.stat().st_size // 2**20} MB)", step)
-    for host in [first, *others]:
-        if docker(host, "images", "-q", tag).strip():
-            continue
+    missing = [host for host in [first, *others] if not docker(host, "images", "-q", tag).strip()]
+    if missing:
         step = time.monotonic()
-        docker(host, "load", "-q", "-i", saved, timeout=600)
-        _timed(f"docker load on {host.name}", step)
+        with ThreadPoolExecutor(len(missing)) as pool:  # one node's load need not wait for another
+            list(
+                pool.map(lambda host: docker(host, "load", "-q", "-i", saved, timeout=600), missing)
+            )
+        _timed(f"docker load on {', '.join(h.name for h in missing)}, at once", step)
     _timed(f"image {tag} on {', '.join(h.name for h in [first, *others])}", started)
     return docker(first, "image", "inspect", "-f", "{{.Id}}", tag).strip()
 
