@@ -228,6 +228,7 @@ def test_the_stack_runs_web_worker_beat_and_a_balancer_on_the_app_nodes(swarm_to
     )
     balancer = services["balancer"]
     assert balancer["deploy"]["mode"] == "global"
+    assert balancer["stop_signal"] == "SIGUSR1"  # soft stop: requests in flight finish
     assert balancer["ports"] == [
         {"target": 8080, "published": 28001, "protocol": "tcp", "mode": "host"}
     ]
