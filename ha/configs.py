@@ -96,21 +96,103 @@ def haproxy_config(topology: Topology, *, pidfile: Path) -> str:
     return render(DEPLOY / "haproxy.cfg", values)
 
 
-def redis_config(topology: Topology, *, pidfile: Path, directory: Path) -> str:
+def redis_master(topology: Topology) -> Host:
+    """The Redis host that starts as the master (the first with the role); Sentinel moves it."""
+    return topology.hosts_with("redis")[0]
+
+
+def redis_config(
+    topology: Topology,
+    host: Host,
+    *,
+    pidfile: Path,
+    directory: Path,
+    master_address: str | None = None,
+) -> str:
+    """A data node's redis.conf: a replica of `master_address` (default: the first Redis host),
+    or the master when that is its own address. A node restarted after a failover is given the
+    master the sentinels name now, so it comes back as that master's replica."""
+    master = master_address or redis_master(topology).address
     values = {
-        "GATEWAY": topology.gateway,
+        "NAME": host.name,
+        "ADDRESS": host.address,
         "PORT": topology.ports.redis,
         "PIDFILE": str(pidfile),
         "DIR": str(directory),
+        "MASTER": [] if host.address == master else [f"{master} {topology.ports.redis}"],
     }
     return render(DEPLOY / "redis.conf", values)
 
 
-def database_url(topology: Topology, secrets: dict[str, str], *, replicas: bool = False) -> str:
-    """The app's PostgreSQL, through HAProxy on the gateway: the leader, or the replicas."""
-    port = topology.ports.db_replicas if replicas else topology.ports.db_primary
+def sentinel_config(topology: Topology, host: Host, *, pidfile: Path, directory: Path) -> str:
+    sentinel = topology.sentinel
+    values = {
+        "NAME": host.name,
+        "ADDRESS": host.address,
+        "PORT": topology.ports.sentinel,
+        "PIDFILE": str(pidfile),
+        "DIR": str(directory),
+        "MASTER_NAME": sentinel.master_name,
+        "MASTER_ADDRESS": redis_master(topology).address,
+        "REDIS_PORT": topology.ports.redis,
+        "QUORUM": sentinel.quorum(len(topology.hosts_with("sentinel"))),
+        "DOWN_AFTER_MS": sentinel.down_after_ms,
+        "FAILOVER_TIMEOUT_MS": sentinel.failover_timeout_ms,
+    }
+    return render(DEPLOY / "sentinel.conf", values)
+
+
+def sentinel_addresses(topology: Topology) -> str:
+    """REDIS_SENTINELS for the app: host:port of every sentinel."""
+    return ",".join(
+        f"{h.address}:{topology.ports.sentinel}" for h in topology.hosts_with("sentinel")
+    )
+
+
+PGBOUNCER_POOL_SIZE = 10  # server connections to the leader from each app host
+
+
+def pgbouncer_config(
+    topology: Topology, host: Host, *, pidfile: Path, logfile: Path, auth_file: Path
+) -> str:
+    values = {
+        "NAME": host.name,
+        "ADDRESS": host.address,
+        "PORT": topology.ports.pgbouncer,
+        "GATEWAY": topology.gateway,
+        "DB_PRIMARY_PORT": topology.ports.db_primary,
+        "DB_NAME": topology.app.database,
+        "DB_USER": DB_USER,
+        "PIDFILE": str(pidfile),
+        "LOGFILE": str(logfile),
+        "AUTH_FILE": str(auth_file),
+        "POOL_SIZE": PGBOUNCER_POOL_SIZE,
+    }
+    return render(DEPLOY / "pgbouncer.ini", values)
+
+
+def pgbouncer_users(secrets: dict[str, str]) -> str:
+    """pgbouncer's auth_file: the app's user and password (plain, so that it can log in with it
+    to PostgreSQL by SCRAM; the file is the database user's, mode 0600)."""
+    return f'"{DB_USER}" "{secrets["superuser"]}"\n'
+
+
+def database_url(
+    topology: Topology,
+    secrets: dict[str, str],
+    *,
+    replicas: bool = False,
+    pooler: Host | None = None,
+) -> str:
+    """The app's PostgreSQL, through HAProxy on the gateway: the leader, or the replicas; or the
+    leader through the pgbouncer of the app host `pooler`."""
+    address, port = topology.gateway, topology.ports.db_primary
+    if replicas:
+        port = topology.ports.db_replicas
+    elif pooler is not None:
+        address, port = pooler.address, topology.ports.pgbouncer
     return (
-        f"postgres://{DB_USER}:{secrets['superuser']}@{topology.gateway}:{port}/"
+        f"postgres://{DB_USER}:{secrets['superuser']}@{address}:{port}/"
         f"{topology.app.database}?connect_timeout=2"
     )
 
@@ -120,9 +202,13 @@ def balancer_url(topology: Topology) -> str:
 
 
 def app_environment(
-    topology: Topology, secrets: dict[str, str], *, replica: str = "ha"
+    topology: Topology, secrets: dict[str, str], *, replica: str = "ha", host: Host | None = None
 ) -> dict[str, str]:
-    """The environment of every Django process of the HA deployment (config/settings.py)."""
+    """The environment of every Django process of the HA deployment (config/settings.py).
+
+    On an app host (`host`), the leader is reached through that host's pgbouncer; elsewhere
+    (manage.py at `up`) through HAProxy directly. Redis, everywhere, through the sentinels.
+    """
     environment = {
         name: os.environ[name]
         for name in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
@@ -137,9 +223,15 @@ def app_environment(
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DJANGO_DEBUG": "0",
             "DJANGO_ALLOWED_HOSTS": f"127.0.0.1,localhost,{app_hosts}",
-            "DATABASE_URL": database_url(topology, secrets),
+            "DATABASE_URL": database_url(topology, secrets, pooler=host),
             "DATABASE_REPLICA_URLS": database_url(topology, secrets, replicas=True),
-            "REDIS_URL": f"redis://{topology.gateway}:{topology.ports.redis}/0",
+            # Cache, sessions, carts and rate limits in database 0 of the Sentinel group's
+            # master, the Celery broker in database 1 (kombu's sentinel:// transport).
+            "REDIS_SENTINELS": sentinel_addresses(topology),
+            "REDIS_SENTINEL_MASTER": topology.sentinel.master_name,
+            "REDIS_DB": "0",
+            "REDIS_SENTINEL_BROKER_DB": "1",
+            "CELERY_QUEUE": "shop",
             "CACHE_KEY_PREFIX": "shop-ha",
             "STATIC_ROOT": str(STATIC_ROOT),
             "MEDIA_ROOT": str(MEDIA_ROOT),
@@ -151,4 +243,6 @@ def app_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if host is not None:
+        environment["DATABASE_POOLER"] = "transaction"
     return environment

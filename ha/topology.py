@@ -14,7 +14,10 @@ from pathlib import Path
 
 from ha.paths import TOPOLOGY_FILE
 
-ROLES = ("etcd", "postgres", "app")
+# "redis": a Redis data node (the first one named starts as the master, the others replicate it);
+# "sentinel": a Redis Sentinel watching them; "app": gunicorn, pgbouncer, a Celery worker (and
+# Celery beat on the first app host).
+ROLES = ("etcd", "postgres", "app", "redis", "sentinel")
 # A host's name is its namespace's; its veth on the bridge is the name plus "-v", and Linux
 # allows 15 characters in an interface name.
 HOST_NAME = re.compile(r"shop-[a-z0-9]{1,8}")
@@ -45,7 +48,9 @@ class Ports:
     etcd_peer: int
     db_primary: int
     db_replicas: int
-    redis: int
+    redis: int  # each Redis data node
+    sentinel: int  # each Redis Sentinel
+    pgbouncer: int  # on each app host, in front of HAProxy's leader port
     app: int
     balancer: int
 
@@ -58,6 +63,19 @@ class Patroni:
     retry_timeout: int
     synchronous_mode: bool
     synchronous_mode_strict: bool
+
+
+@dataclass(frozen=True)
+class Sentinel:
+    """Redis Sentinel's settings for the group (Redis's defaults: 30 s down-after, 3 min)."""
+
+    master_name: str = "shop"  # the name the app asks the sentinels for (REDIS_SENTINEL_MASTER)
+    down_after_ms: int = 5000  # a master silent this long is down, for one sentinel
+    failover_timeout_ms: int = 20000  # one failover attempt, and the wait before another
+
+    def quorum(self, sentinels: int) -> int:
+        """Sentinels that must agree the master is down: a majority of them."""
+        return sentinels // 2 + 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,7 @@ class Topology:
     patroni: Patroni
     app: App
     hosts: tuple[Host, ...]
+    sentinel: Sentinel = Sentinel()
 
     def hosts_with(self, role: str) -> list[Host]:
         return [host for host in self.hosts if role in host.roles]
@@ -132,13 +151,18 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
             f"retry_timeout {patroni.retry_timeout})"
         )
     app = _dataclass(App, _table(data, "app", source), f"{source}: [app]")
+    sentinel_table = data.get("sentinel", {})
+    unknown = sentinel_table.keys() - {field.name for field in fields(Sentinel)}
+    if unknown:
+        raise TopologyError(f"{source}: [sentinel]: unknown {sorted(unknown)}")
+    sentinel = Sentinel(**sentinel_table)
 
     hosts = tuple(_host(item, subnet, gateway, source) for item in data.get("hosts", []))
     names = [host.name for host in hosts]
     addresses = [host.address for host in hosts]
     if len(set(names)) != len(names) or len(set(addresses)) != len(addresses):
         raise TopologyError(f"{source}: two hosts share a name or an address")
-    topology = Topology(subnet, bridge, str(gateway), ports, patroni, app, hosts)
+    topology = Topology(subnet, bridge, str(gateway), ports, patroni, app, hosts, sentinel)
     etcd, postgres = topology.hosts_with("etcd"), topology.hosts_with("postgres")
     if len(etcd) < 3 or len(etcd) % 2 == 0:
         raise TopologyError(f"{source}: etcd needs an odd number of hosts, 3 or more")
@@ -151,6 +175,14 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
         )
     if not topology.hosts_with("app"):
         raise TopologyError(f"{source}: no host has the app role")
+    if len(topology.hosts_with("redis")) < 2:
+        raise TopologyError(f"{source}: Redis needs 2 hosts or more (a master, a replica)")
+    sentinels = topology.hosts_with("sentinel")
+    if len(sentinels) < 3 or len(sentinels) % 2 == 0:
+        raise TopologyError(
+            f"{source}: Sentinel needs an odd number of hosts, 3 or more, so that a majority "
+            "agrees on a failover"
+        )
     return topology
 
 
