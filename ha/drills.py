@@ -19,19 +19,24 @@ var/ha/drills.json; exit 1 if a drill failed. The deployment is removed at the e
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import time
 import traceback
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from drills.load import Catalog, Load
+from drills import checks
+from drills.load import MAX_CART_ADDS, Catalog, Load, Shopper, Tally, register_member
 from ha import cli, hosts
 from ha.configs import balancer_url
-from ha.paths import DRILLS_JSON, ROOT
-from ha.topology import Topology
+from ha.paths import DRILLS_JSON, HOSTS, MAIL, ROOT
+from ha.topology import Host, Topology
 
 RECOVER_BOUND = 30  # seconds from the cut to a new leader taking writes (issue 13)
 CUT_SECONDS = 40  # the old leader stays cut off this long: past the failover, as in a real outage
@@ -114,11 +119,11 @@ def sync_standby(topology: Topology) -> str | None:
 # --- The load and the count -----------------------------------------------------------------
 
 
-def prepare(topology: Topology) -> tuple[Catalog, dict[int, int]]:
+def prepare(topology: Topology, *, products: int = PRODUCTS) -> tuple[Catalog, dict[int, int]]:
     """Pick the products the buyers buy and set their stock; return them and that stock."""
     rows = cli.psql(
         topology,
-        f"SELECT id, slug FROM catalog_product WHERE is_active ORDER BY id LIMIT {PRODUCTS}",
+        f"SELECT id, slug FROM catalog_product WHERE is_active ORDER BY id LIMIT {products}",
     )
     ids = [int(row[0]) for row in rows]
     cli.psql(topology, f"UPDATE catalog_product SET stock = {STOCK} WHERE id IN {_list(ids)}")
@@ -131,16 +136,23 @@ def prepare(topology: Topology) -> tuple[Catalog, dict[int, int]]:
     return catalog, dict.fromkeys(ids, STOCK)
 
 
-def start_load(topology: Topology, catalog: Catalog, tag: str) -> Load:
+def start_load(
+    topology: Topology,
+    catalog: Catalog,
+    tag: str,
+    *,
+    cart_shoppers: int = 0,
+    members: list[Shopper] = (),
+) -> Load:
     load = Load(
         catalog=catalog,
         email=f"ha-{tag}@example.com",
         key_prefix=f"ha-{tag}",
-        members=[],
+        members=list(members),
         max_seconds=240,
         base_url=balancer_url(topology),
         browsers=BROWSERS,
-        cart_shoppers=0,
+        cart_shoppers=cart_shoppers,
         buyer_count=BUYERS,
         timeout=REQUEST_TIMEOUT,
     )
@@ -306,7 +318,360 @@ def switchover(topology: Topology, tag: str) -> Result:
     return result
 
 
-DRILLS = {"primary-host-cut": primary_host_cut, "switchover": switchover}
+# --- Redis, Celery, Sentinel and etcd -------------------------------------------------------
+
+REDIS_RECOVER_BOUND = 10  # seconds from the Redis master's death to cart writes on a new one
+OUTAGE_SECONDS = 20  # a sentinel or an etcd member stays dead this long
+DELIVERY_WAIT = 240  # seconds for every outbox event to be delivered after the load stops
+MEMBERS = 2  # signed-in shoppers whose sessions must survive
+CART_SHOPPERS = 4
+CART_PRODUCTS = MAX_CART_ADDS + 8  # cart shoppers sample MAX_CART_ADDS distinct products
+
+
+def redis_master(topology: Topology) -> Host:
+    address = cli.redis_master_address(topology)
+    host = topology.host_at(address) if address else None
+    if host is None:
+        raise cli.HaError(f"the sentinels name no known Redis master ({address})")
+    return host
+
+
+def kill(name: str) -> str:
+    """SIGKILL a deployment's process and its children (a worker's pool): no goodbye."""
+    pid = hosts.pid_of(name)
+    if pid is None or not hosts.running(name):
+        raise cli.HaError(f"{name} is not running: nothing to kill")
+    pids = [pid, *_descendants(pid)]
+    for each in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(hosts._alive(each) for each in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    hosts.pidfile(name).unlink(missing_ok=True)
+    return f"SIGKILL {name} (pids {pids})"
+
+
+def _descendants(pid: int) -> list[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def sign_in_members(topology: Topology, tag: str) -> tuple[list[Shopper], list[str]]:
+    emails = [f"ha-{tag}-member{number}@example.com" for number in range(MEMBERS)]
+    tally = Tally()
+    members = [register_member(tally, email, base_url=balancer_url(topology)) for email in emails]
+    return members, emails
+
+
+def redis_holds(topology: Topology, host: Host, product_pk: int, quantity: int) -> bool:
+    """Whether a cart on this Redis node holds `quantity` of the product (the probe's cart)."""
+    port = topology.ports.redis
+    keys = cli.redis_cli(host.address, port, "--scan", "--pattern", "*:cart:*") or []
+    for key in keys:
+        held = cli.redis_cli(host.address, port, "HGET", key, f"q:{product_pk}")
+        if held == [str(quantity)]:
+            return True
+    return False
+
+
+def wait_for_redis_writes(
+    topology: Topology, old: Host, product_pk: int, since: float
+) -> tuple[float | None, dict]:
+    """Seconds from `since` until a cart write through the balancer lands on a new master.
+
+    A probe shopper sets one line's quantity (1..9, in turn) every half second; the shop
+    answers 200 even with Redis gone (it falls back to PostgreSQL), so a write counts only once
+    the master the sentinels name, another than `old`, holds it.
+    """
+    probe = Shopper(Tally(), base_url=balancer_url(topology), timeout=REQUEST_TIMEOUT)
+    added = probe.post("/api/v1/cart/items/", {"product_id": product_pk, "quantity": 1})
+    facts = {"probe_writes": 0, "probe_writes_failed": 0, "new_master_named_after_seconds": None}
+    if added.status != 200:
+        facts["probe_add"] = added.status
+    deadline = since + 90
+    quantity = 1
+    while time.time() < deadline:
+        quantity = quantity % 9 + 1
+        reply = probe.request("PATCH", f"/api/v1/cart/items/{product_pk}/", {"quantity": quantity})
+        facts["probe_writes"] += 1
+        if not reply.ok:
+            facts["probe_writes_failed"] += 1
+        address = cli.redis_master_address(topology)
+        if address and address != old.address:
+            if facts["new_master_named_after_seconds"] is None:
+                facts["new_master_named_after_seconds"] = round(time.time() - since, 1)
+            new = topology.host_at(address)
+            if reply.ok and new is not None and redis_holds(topology, new, product_pk, quantity):
+                return time.time() - since, facts
+        time.sleep(0.5)
+    return None, facts
+
+
+def restart_redis_node(topology: Topology, host: Host) -> float | None:
+    """Start a killed node as the current master's replica; seconds until it is in sync."""
+    started = time.time()
+    cli.start_redis_node(topology, host, master_address=cli.redis_master_address(topology))
+    deadline = started + 60
+    while time.time() < deadline:
+        if cli.redis_role(topology, host).get("master_link_status") == "up":
+            return time.time() - started
+        time.sleep(0.5)
+    return None
+
+
+def wait_redis_healthy(topology: Topology, seconds: float = 60) -> float | None:
+    started = time.time()
+    while time.time() - started < seconds:
+        if cli.redis_healthy(topology):
+            return time.time() - started
+        time.sleep(1)
+    return None
+
+
+def connection_counts(topology: Topology) -> dict:
+    """Server connections: each app host's pgbouncer (SHOW POOLS) and the leader's backends.
+
+    pgbouncer's clients are what the leader would carry without it (every gunicorn thread and
+    Celery process keeps its connection); its servers are what it carries.
+    """
+    counts = {}
+    for host in topology.hosts_with("app"):
+        command = ["psql", "-X", "-At", "-F", "\t", "-h", host.address]
+        command += ["-p", str(topology.ports.pgbouncer), "-U", cli.DB_USER, "-d", "pgbouncer"]
+        command += ["-c", "SHOW POOLS"]
+        environment = {"PGPASSWORD": cli.load_secrets()["superuser"], "PGCONNECT_TIMEOUT": "2"}
+        result = subprocess.run(
+            command, env=environment, capture_output=True, text=True, timeout=10, check=False
+        )
+        for line in result.stdout.splitlines():
+            row = line.split("\t")
+            if row[0] == topology.app.database:
+                # database, user, cl_active, cl_waiting, cl_active_cancel_req,
+                # cl_waiting_cancel_req, sv_active, sv_active_cancel, sv_being_canceled,
+                # sv_idle, sv_used, sv_tested, sv_login, ...
+                counts[host.name] = {
+                    "clients": int(row[2]) + int(row[3]),
+                    "servers": sum(int(row[i]) for i in (6, 9, 10, 11, 12)),
+                }
+    rows = cli.psql(
+        topology,
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+        f"AND datname = {_quote(topology.app.database)} AND pid <> pg_backend_pid()",
+    )
+    counts["leader_backends"] = int(rows[0][0])
+    return counts
+
+
+def check_deliveries(topology: Topology, load: Load, since: float, result: Result) -> bool:
+    """Wait for every outbox event of the drill's orders; count them once delivered."""
+
+    def query(sql: str) -> list[list[str]]:
+        return cli.psql(topology, sql)
+
+    waited = checks.wait_for_delivery(load.email, seconds=DELIVERY_WAIT, query=query)
+    found = checks.check_outbox(load, since=since, waited=waited, query=query, mail_dir=MAIL)
+    events = query(
+        "SELECT count(*), count(e.delivered_at), coalesce(sum(e.attempts), 0) "
+        "FROM orders_outboxevent e JOIN orders_order o ON o.id = e.order_id "
+        f"WHERE o.email = {_quote(load.email)}"
+    )[0]
+    result.details["outbox"] = {
+        "events": int(events[0]),
+        "delivered": int(events[1]),
+        "attempts": int(events[2]),
+        "seconds_waited_after_load": round(waited, 1),
+        "checks": {check.name: [check.passed, check.evidence] for check in found},
+    }
+    return all(check.passed for check in found)
+
+
+def shoppers_kept(load: Load, members: list[Shopper], emails: list[str], result: Result) -> bool:
+    found = checks.check_carts(load) + checks.check_sessions(members, emails)
+    result.details["carts_and_sessions"] = {
+        check.name: [check.passed, check.evidence] for check in found
+    }
+    return all(check.passed for check in found)
+
+
+def redis_master_kill(topology: Topology, tag: str) -> Result:
+    result = Result("redis-master-kill")
+    catalog, stock = prepare(topology, products=CART_PRODUCTS)
+    probe_product = catalog.products[-1][0]
+    members, emails = sign_in_members(topology, tag)
+    load = start_load(topology, catalog, tag, cart_shoppers=CART_SHOPPERS, members=members)
+    started = time.time()
+    try:
+        time.sleep(WARM_UP)
+        old = redis_master(topology)
+        result.details["pools_under_load"] = connection_counts(topology)
+        killed_at = time.time()
+        result.details["killed"] = kill(f"{old.name}-redis") + ", the Redis master"
+        recovered, facts = wait_for_redis_writes(topology, old, probe_product, killed_at)
+        result.seconds_to_recover = _round(recovered)
+        result.details.update(facts)
+        result.details["new_master"] = redis_master(topology).name
+        rejoined = restart_redis_node(topology, old)
+        result.details["old_master_in_sync_as_replica_after_seconds"] = _round(rejoined)
+        time.sleep(LOAD_AFTER)
+    finally:
+        finish_load(load)
+    count(topology, load, stock, result)
+    kept = shoppers_kept(load, members, emails, result)
+    healthy = wait_redis_healthy(topology)
+    result.details["redis_after"] = cli.describe_redis(topology)
+    result.passed = (
+        _clean(result)
+        and kept
+        and result.failed_requests == 0
+        and result.seconds_to_recover is not None
+        and result.seconds_to_recover <= REDIS_RECOVER_BOUND
+        and rejoined is not None
+        and healthy is not None
+    )
+    result.details["load_seconds"] = round(time.time() - started, 1)
+    return result
+
+
+def celery_worker_kill(topology: Topology, tag: str) -> Result:
+    """SIGKILL one host's Celery worker (its pool too), then the broker's master, while orders
+    are placed; each outbox event of those orders must be delivered exactly once in the end."""
+    result = Result("celery-worker-kill")
+    catalog, stock = prepare(topology)
+    load = start_load(topology, catalog, tag)
+    since = time.time()
+    victim = topology.hosts_with("app")[0]
+    try:
+        time.sleep(WARM_UP)
+        result.details["pools_under_load"] = connection_counts(topology)
+        worker_killed_at = time.time()
+        result.details["worker_killed"] = kill(f"{victim.name}-worker")
+        time.sleep(3)
+        old = redis_master(topology)
+        broker_killed_at = time.time()
+        result.details["broker_killed"] = kill(f"{old.name}-redis") + ", the Redis master"
+        while time.time() < broker_killed_at + 60 and (
+            cli.redis_master_address(topology) in (None, old.address)
+        ):
+            time.sleep(0.5)
+        result.details["new_broker_master_after_seconds"] = _round(time.time() - broker_killed_at)
+        rejoined = restart_redis_node(topology, old)
+        result.details["old_master_in_sync_as_replica_after_seconds"] = _round(rejoined)
+        cli.start_worker(topology, victim, cli.load_secrets())
+        result.details["worker_restarted_after_seconds"] = _round(time.time() - worker_killed_at)
+        time.sleep(LOAD_AFTER)
+    finally:
+        finish_load(load)
+    count(topology, load, stock, result)
+    delivered = check_deliveries(topology, load, since, result)
+    # Recovered: the first event made after the broker's death that a worker delivered.
+    first = cli.psql(
+        topology,
+        "SELECT extract(epoch FROM min(e.delivered_at)) FROM orders_outboxevent e "
+        "JOIN orders_order o ON o.id = e.order_id "
+        f"WHERE o.email = {_quote(load.email)} "
+        f"AND e.created_at > to_timestamp({broker_killed_at})",
+    )
+    if first and first[0][0]:
+        result.seconds_to_recover = _round(float(first[0][0]) - broker_killed_at)
+    healthy = wait_redis_healthy(topology)
+    result.details["redis_after"] = cli.describe_redis(topology)
+    result.passed = (
+        _clean(result)
+        and delivered
+        and rejoined is not None
+        and healthy is not None
+        and hosts.running(f"{victim.name}-worker")
+    )
+    return result
+
+
+def _minority_lost(
+    topology: Topology, tag: str, result: Result, victim: str, restart, healthy
+) -> Result:
+    """Kill one process of a three-member group under load, start it again after
+    OUTAGE_SECONDS: the shop must answer every request throughout."""
+    catalog, stock = prepare(topology)
+    members, emails = sign_in_members(topology, tag)
+    load = start_load(topology, catalog, tag, members=members)
+    try:
+        time.sleep(WARM_UP)
+        killed_at = time.time()
+        result.details["killed"] = kill(victim)
+        time.sleep(OUTAGE_SECONDS)
+        restart()
+        result.details["restarted_after_seconds"] = _round(time.time() - killed_at)
+        back = None
+        while back is None and time.time() < killed_at + OUTAGE_SECONDS + 60:
+            back = time.time() - killed_at if healthy() else None
+            time.sleep(1)
+        result.details["healthy_again_after_seconds"] = _round(back)
+        time.sleep(LOAD_AFTER)
+    finally:
+        finish_load(load)
+    count(topology, load, stock, result)
+    kept = shoppers_kept(load, members, emails, result)
+    result.seconds_to_recover = 0.0 if result.failed_requests == 0 else None
+    result.passed = _clean(result) and kept and result.failed_requests == 0 and back is not None
+    return result
+
+
+def sentinel_minority(topology: Topology, tag: str) -> Result:
+    """One sentinel (the one beside the Redis master) killed: two of three still agree."""
+    result = Result("sentinel-minority")
+    host = redis_master(topology)
+    result.details["master"] = host.name
+    return _minority_lost(
+        topology,
+        tag,
+        result,
+        f"{host.name}-sentinel",
+        restart=lambda: cli.start_sentinel(topology, host),
+        healthy=lambda: cli.redis_healthy(topology),
+    )
+
+
+def etcd_minority(topology: Topology, tag: str) -> Result:
+    """The etcd member on the Patroni leader's host killed: two of three keep the leader key."""
+    result = Result("etcd-minority")
+    leader_name = cli.leader(topology)
+    host = topology.host(leader_name)
+    result.details["patroni_leader_before"] = leader_name
+
+    def restart() -> None:
+        config = HOSTS / host.name / "etcd.yml"
+        hosts.run_in(host, ["etcd", "--config-file", config], name=f"{host.name}-etcd")
+
+    def healthy() -> bool:
+        url = f"http://{host.address}:{topology.ports.etcd_client}/health"
+        return cli.http_json(url)[1].get("health") == "true" and cli.healthy(topology)
+
+    _minority_lost(topology, tag, result, f"{host.name}-etcd", restart, healthy)
+    result.details["patroni_leader_after"] = cli.leader(topology)
+    result.passed = result.passed and result.details["patroni_leader_after"] == leader_name
+    return result
+
+
+DRILLS = {
+    "primary-host-cut": primary_host_cut,
+    "switchover": switchover,
+    "redis-master-kill": redis_master_kill,
+    "celery-worker-kill": celery_worker_kill,
+    "sentinel-minority": sentinel_minority,
+    "etcd-minority": etcd_minority,
+}
 
 
 def _round(value: float | None) -> float | None:
@@ -326,7 +691,9 @@ def main(*, keep: bool = False, only: list[str] | None = None) -> int:
             if only and name not in only:
                 continue
             cli.wait_for(
-                "Patroni healthy before the drill", lambda: cli.healthy(topology), seconds=120
+                "Patroni and Redis healthy before the drill",
+                lambda: cli.healthy(topology) and cli.redis_healthy(topology),
+                seconds=120,
             )
             print(f"Drill {name}", flush=True)
             try:
