@@ -483,8 +483,11 @@ def check_deliveries(topology: Topology, load: Load, since: float, result: Resul
 
     waited = checks.wait_for_delivery(load.email, seconds=DELIVERY_WAIT, query=query)
     found = checks.check_outbox(load, since=since, waited=waited, query=query, mail_dir=MAIL)
+    # Late: not delivered by its own on-commit send (lost with the broker or the worker), but
+    # queued again by beat's sweeper (REDELIVERY_DELAY, 60 s) or retried after a failed attempt.
     events = query(
-        "SELECT count(*), count(e.delivered_at), coalesce(sum(e.attempts), 0) "
+        "SELECT count(*), count(e.delivered_at), coalesce(sum(e.attempts), 0), "
+        "count(*) FILTER (WHERE e.delivered_at > e.created_at + interval '30 seconds') "
         "FROM orders_outboxevent e JOIN orders_order o ON o.id = e.order_id "
         f"WHERE o.email = {_quote(load.email)}"
     )[0]
@@ -492,6 +495,7 @@ def check_deliveries(topology: Topology, load: Load, since: float, result: Resul
         "events": int(events[0]),
         "delivered": int(events[1]),
         "attempts": int(events[2]),
+        "delivered_late_by_the_sweeper": int(events[3]),
         "seconds_waited_after_load": round(waited, 1),
         "checks": {check.name: [check.passed, check.evidence] for check in found},
     }
@@ -530,6 +534,7 @@ def redis_master_kill(topology: Topology, tag: str) -> Result:
         finish_load(load)
     count(topology, load, stock, result)
     kept = shoppers_kept(load, members, emails, result)
+    result.details["failures_seconds_after_kill"] = _failure_times(load, killed_at)
     healthy = wait_redis_healthy(topology)
     result.details["redis_after"] = cli.describe_redis(topology)
     result.passed = (
@@ -575,6 +580,7 @@ def celery_worker_kill(topology: Topology, tag: str) -> Result:
     finally:
         finish_load(load)
     count(topology, load, stock, result)
+    result.details["failures_seconds_after_kill"] = _failure_times(load, worker_killed_at)
     delivered = check_deliveries(topology, load, since, result)
     # Recovered: the first event made after the broker's death that a worker delivered.
     first = cli.psql(
@@ -599,48 +605,92 @@ def celery_worker_kill(topology: Topology, tag: str) -> Result:
 
 
 def _minority_lost(
-    topology: Topology, tag: str, result: Result, victim: str, restart, healthy
-) -> Result:
-    """Kill one process of a three-member group under load, start it again after
-    OUTAGE_SECONDS: the shop must answer every request throughout."""
+    topology: Topology, tag: str, result: Result, victim: str, restart, healthy, during=None
+) -> bool:
+    """Kill one process of a three-member group under load (then run `during`, if given), start
+    it again after OUTAGE_SECONDS: the shop must answer every request throughout.
+
+    seconds_to_recover: from the restart until the group is whole again (`healthy`).
+    """
     catalog, stock = prepare(topology)
     members, emails = sign_in_members(topology, tag)
     load = start_load(topology, catalog, tag, members=members)
+    back = None
+    during_passed = True
     try:
         time.sleep(WARM_UP)
         killed_at = time.time()
         result.details["killed"] = kill(victim)
-        time.sleep(OUTAGE_SECONDS)
+        if during is not None:
+            during_passed = during()
+        time.sleep(max(0.0, killed_at + OUTAGE_SECONDS - time.time()))
+        restarted_at = time.time()
         restart()
-        result.details["restarted_after_seconds"] = _round(time.time() - killed_at)
-        back = None
-        while back is None and time.time() < killed_at + OUTAGE_SECONDS + 60:
-            back = time.time() - killed_at if healthy() else None
-            time.sleep(1)
-        result.details["healthy_again_after_seconds"] = _round(back)
+        result.details["restarted_after_seconds"] = _round(restarted_at - killed_at)
+        while back is None and time.time() < restarted_at + 60:
+            back = time.time() - restarted_at if healthy() else None
+            time.sleep(0.5)
+        result.seconds_to_recover = _round(back)
         time.sleep(LOAD_AFTER)
     finally:
         finish_load(load)
     count(topology, load, stock, result)
     kept = shoppers_kept(load, members, emails, result)
-    result.seconds_to_recover = 0.0 if result.failed_requests == 0 else None
-    result.passed = _clean(result) and kept and result.failed_requests == 0 and back is not None
-    return result
+    result.details["failures_seconds_after_kill"] = _failure_times(load, killed_at)
+    return (
+        _clean(result)
+        and kept
+        and result.failed_requests == 0
+        and back is not None
+        and during_passed
+    )
+
+
+def _failure_times(load: Load, since: float) -> dict[str, list[float]]:
+    """Each kind of shopper's failed requests, in seconds from `since` (when they were counted:
+    a timeout is counted once the client gave up)."""
+    return {
+        name: [round(at - since, 1) for at in sorted(tally.failed_at)]
+        for name, tally in load.tallies.items()
+        if tally.failed_at
+    }
 
 
 def sentinel_minority(topology: Topology, tag: str) -> Result:
-    """One sentinel (the one beside the Redis master) killed: two of three still agree."""
+    """One sentinel (the one beside the Redis master) killed, then the master too: the two
+    sentinels left are still a quorum and a majority, and fail over without the third."""
     result = Result("sentinel-minority")
     host = redis_master(topology)
     result.details["master"] = host.name
-    return _minority_lost(
+
+    def kill_master_too() -> bool:
+        time.sleep(3)
+        killed_at = time.time()
+        result.details["then_killed"] = kill(f"{host.name}-redis") + ", the Redis master"
+        while time.time() < killed_at + 60 and (
+            cli.redis_master_address(topology) in (None, host.address)
+        ):
+            time.sleep(0.5)
+        failed_over = cli.redis_master_address(topology) not in (None, host.address)
+        result.details["failover_by_two_sentinels_after_seconds"] = _round(
+            time.time() - killed_at if failed_over else None
+        )
+        result.details["old_master_in_sync_as_replica_after_seconds"] = _round(
+            restart_redis_node(topology, host)
+        )
+        return failed_over
+
+    result.passed = _minority_lost(
         topology,
         tag,
         result,
         f"{host.name}-sentinel",
         restart=lambda: cli.start_sentinel(topology, host),
         healthy=lambda: cli.redis_healthy(topology),
+        during=kill_master_too,
     )
+    result.details["redis_after"] = cli.describe_redis(topology)
+    return result
 
 
 def etcd_minority(topology: Topology, tag: str) -> Result:
@@ -658,9 +708,9 @@ def etcd_minority(topology: Topology, tag: str) -> Result:
         url = f"http://{host.address}:{topology.ports.etcd_client}/health"
         return cli.http_json(url)[1].get("health") == "true" and cli.healthy(topology)
 
-    _minority_lost(topology, tag, result, f"{host.name}-etcd", restart, healthy)
+    passed = _minority_lost(topology, tag, result, f"{host.name}-etcd", restart, healthy)
     result.details["patroni_leader_after"] = cli.leader(topology)
-    result.passed = result.passed and result.details["patroni_leader_after"] == leader_name
+    result.passed = passed and result.details["patroni_leader_after"] == leader_name
     return result
 
 
