@@ -58,6 +58,7 @@ VENV_BIN = Path(sys.executable).parent
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: the postgres user can run it, not the venv's
 DB_USER = configs.DB_USER
 TOPOLOGY_IN_USE = STATE / "topology.toml"  # the copy `down` reads, whatever the file says now
+POOLER_OFF = STATE / "pooler-off"  # `up` ran with SHOP_HA_POOLER=none
 # Programs each Debian package of ha/requirements-debian.txt brings.
 PROGRAMS = {
     "etcd": "etcd-server",
@@ -529,7 +530,17 @@ def start_pgbouncer(topology: Topology, host: Host, secret_values: dict[str, str
     )
 
 
+def pooled() -> bool:
+    """Whether the app hosts reach the leader through pgbouncer: yes, unless `up` ran with
+    SHOP_HA_POOLER=none (to measure the leader's connections without it). Kept in var/ha."""
+    return not POOLER_OFF.exists()
+
+
 def start_poolers(topology: Topology, secret_values: dict[str, str]) -> None:
+    if os.environ.get("SHOP_HA_POOLER") == "none":
+        POOLER_OFF.touch()
+        log("  no pgbouncer (SHOP_HA_POOLER=none): the app hosts reach HAProxy directly")
+        return
     for host in topology.hosts_with("app"):
         start_pgbouncer(topology, host, secret_values)
     for host in topology.hosts_with("app"):
@@ -554,7 +565,7 @@ def celery_command(*arguments) -> list:
 
 def start_worker(topology: Topology, host: Host, secret_values: dict[str, str]) -> None:
     environment = configs.app_environment(
-        topology, secret_values, replica=f"{host.name}-worker", host=host
+        topology, secret_values, replica=f"{host.name}-worker", host=host, pooled=pooled()
     )
     command = celery_command("worker", "-Q", "shop", "--concurrency", "2")
     command += ["--hostname", f"shop@{host.name}", "--loglevel", "INFO"]
@@ -564,7 +575,7 @@ def start_worker(topology: Topology, host: Host, secret_values: dict[str, str]) 
 def start_beat(topology: Topology, secret_values: dict[str, str]) -> None:
     host = beat_host(topology)
     environment = configs.app_environment(
-        topology, secret_values, replica=f"{host.name}-beat", host=host
+        topology, secret_values, replica=f"{host.name}-beat", host=host, pooled=pooled()
     )
     schedule = HOSTS / host.name / "celery-beat-schedule"
     command = celery_command("beat", "--schedule", schedule, "--loglevel", "INFO")
@@ -638,7 +649,9 @@ def start_apps(topology: Topology, secret_values: dict[str, str]) -> None:
         metrics = STATE / "metrics" / name
         shutil.rmtree(metrics, ignore_errors=True)
         metrics.mkdir(parents=True)
-        environment = configs.app_environment(topology, secret_values, replica=name, host=host)
+        environment = configs.app_environment(
+            topology, secret_values, replica=name, host=host, pooled=pooled()
+        )
         environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
         command = [VENV_BIN / "gunicorn", "config.wsgi"]
         command += ["--bind", f"{host.address}:{topology.ports.app}"]
@@ -748,7 +761,8 @@ def process_names(topology: Topology) -> list[str]:
     names += [f"{h.name}-redis" for h in topology.hosts_with("redis")]
     names += [f"{h.name}-sentinel" for h in topology.hosts_with("sentinel")]
     names += ["gateway-haproxy"]
-    names += [f"{h.name}-pgbouncer" for h in topology.hosts_with("app")]
+    if pooled():
+        names += [f"{h.name}-pgbouncer" for h in topology.hosts_with("app")]
     names += [f"{h.name}-app" for h in topology.hosts_with("app")]
     names += [f"{h.name}-worker" for h in topology.hosts_with("app")]
     names += [f"{beat_host(topology).name}-beat"]

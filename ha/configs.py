@@ -202,13 +202,20 @@ def balancer_url(topology: Topology) -> str:
 
 
 def app_environment(
-    topology: Topology, secrets: dict[str, str], *, replica: str = "ha", host: Host | None = None
+    topology: Topology,
+    secrets: dict[str, str],
+    *,
+    replica: str = "ha",
+    host: Host | None = None,
+    pooled: bool = True,
 ) -> dict[str, str]:
     """The environment of every Django process of the HA deployment (config/settings.py).
 
-    On an app host (`host`), the leader is reached through that host's pgbouncer; elsewhere
-    (manage.py at `up`) through HAProxy directly. Redis, everywhere, through the sentinels.
+    On an app host (`host`), the leader is reached through that host's pgbouncer unless not
+    `pooled` (to measure without it); elsewhere (manage.py at `up`) through HAProxy directly.
+    Redis, everywhere, through the sentinels.
     """
+    pooler = host if pooled else None
     environment = {
         name: os.environ[name]
         for name in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
@@ -223,7 +230,7 @@ def app_environment(
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DJANGO_DEBUG": "0",
             "DJANGO_ALLOWED_HOSTS": f"127.0.0.1,localhost,{app_hosts}",
-            "DATABASE_URL": database_url(topology, secrets, pooler=host),
+            "DATABASE_URL": database_url(topology, secrets, pooler=pooler),
             "DATABASE_REPLICA_URLS": database_url(topology, secrets, replicas=True),
             # Cache, sessions, carts and rate limits in database 0 of the Sentinel group's
             # master, the Celery broker in database 1 (kombu's sentinel:// transport).
@@ -243,6 +250,6 @@ def app_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
-    if host is not None:
+    if pooler is not None:
         environment["DATABASE_POOLER"] = "transaction"
     return environment

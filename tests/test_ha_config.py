@@ -169,6 +169,14 @@ def test_an_app_host_reaches_the_leader_through_its_own_pgbouncer(topology):
     assert (replicas["HOST"], replicas["PORT"]) == ("10.77.0.1", 25001)
 
 
+def test_without_the_pooler_an_app_host_reaches_haproxy_directly(topology):
+    host = topology.host("shop-h3")
+    environment = configs.app_environment(topology, SECRETS, host=host, pooled=False)
+    primary = environ.Env.db_url_config(environment["DATABASE_URL"])
+    assert (primary["HOST"], primary["PORT"]) == ("10.77.0.1", 25000)
+    assert "DATABASE_POOLER" not in environment
+
+
 def test_every_django_process_finds_redis_and_the_broker_through_the_sentinels(topology):
     environment = configs.app_environment(topology, SECRETS, host=topology.host("shop-h2"))
     assert environment["REDIS_SENTINELS"] == "10.77.0.11:26380,10.77.0.12:26380,10.77.0.13:26380"
