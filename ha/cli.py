@@ -726,7 +726,13 @@ def down(*, quiet: bool = False) -> None:
     try:
         topology = topology_in_use()
     except TopologyError as error:
-        raise HaError(f"cannot tell what to remove: {error}") from None
+        # A copy an older `up` made, in a format this code no longer reads: the topology file's
+        # names (hosts, bridge) are what `down` needs, and they rarely change.
+        try:
+            topology = load()
+        except TopologyError:
+            raise HaError(f"cannot tell what to remove: {error}") from None
+        log(f"{error}; removing what {TOPOLOGY_FILE} names instead")
     said = []
     # The front first, then the databases: Patroni stops its PostgreSQL (fast shutdown).
     order = [f"{h.name}-{kind}" for kind in ("app", "beat", "worker") for h in topology.hosts]

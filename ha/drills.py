@@ -1,19 +1,32 @@
-"""Drills on the HA deployment (issue 13): break PostgreSQL's leader under load, count the orders.
+"""Drills on the HA deployment (issue 13): break it under load, count what was lost.
 
-    python -m ha drills [--keep] [--only primary-host-cut switchover]
+    python -m ha drills [--keep] [--only primary-host-cut switchover redis-master-kill ...]
 
 Brings the deployment up if it is not (ha.cli.up), then for each drill runs shoppers through the
 balancer (drills/load.py: browsers, and buyers placing cash-on-delivery orders with an
-Idempotency-Key, retried with the same key after a 5xx or no answer), breaks the leader a few
-seconds in, and at the end counts from the database, on whichever host leads then:
+Idempotency-Key, retried with the same key after a 5xx or no answer; for some drills also guests
+filling carts and signed-in members), breaks something a few seconds in, and at the end counts
+from the database, on whichever host leads then:
 
 - primary-host-cut: the leader's host off the network (its veth down: no FIN, no RST), back
   after CUT_SECONDS. A new leader must take writes within RECOVER_BOUND seconds, and the old
   one must rejoin as a streaming replica.
 - switchover: `patronictl switchover` to the synchronous standby. Requests may fail only around
   the switch, and each order must be answered in the end.
+- redis-master-kill: SIGKILL the Redis master. A cart write through the balancer must land on
+  the new master within REDIS_RECOVER_BOUND seconds; no request fails, every cart still holds
+  what its shopper last read and every acknowledged line, every member is still signed in; the
+  old master, started again, replicates the new one.
+- celery-worker-kill: SIGKILL one app host's Celery worker (with its pool), then the Redis
+  master (the broker), while orders are placed; every outbox event of those orders is delivered
+  exactly once in the end (one sent-email row and one mail file per event and purpose, one sale
+  record per order.placed), counted from the database after up to DELIVERY_WAIT seconds.
+- sentinel-minority: SIGKILL the sentinel beside the Redis master, then the master: the two
+  sentinels left fail over; no request fails.
+- etcd-minority: SIGKILL the etcd member on the Patroni leader's host for OUTAGE_SECONDS: the
+  leader keeps its key through the other two; no request fails.
 
-Both: 0 acknowledged orders lost, 0 units oversold, 0 duplicate orders. Results in
+All: 0 acknowledged orders lost, 0 units oversold, 0 duplicate orders. Results in
 var/ha/drills.json; exit 1 if a drill failed. The deployment is removed at the end unless --keep.
 """
 
