@@ -72,19 +72,19 @@ N ?= 3
 .PHONY: cluster cluster-down cluster-status cluster-test cluster-clean
 
 cluster: venv ## Start the whole cluster on 127.0.0.1 under var/cluster (N app replicas, default 3)
-	$(BIN)/python cluster/cluster.py up --replicas $(N)
+	$(BIN)/python -m cluster.cluster up --replicas $(N)
 
 cluster-down: ## Stop every process of the cluster; its data stays for the next start
-	@if [ -x $(BIN)/python ]; then $(BIN)/python cluster/cluster.py down; else python3 cluster/cluster.py down; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m cluster.cluster down; else python3 -m cluster.cluster down; fi
 
 cluster-status: ## List the cluster's processes: name, pid, address, running or dead
-	@$(BIN)/python cluster/cluster.py status
+	@$(BIN)/python -m cluster.cluster status
 
 cluster-test: cluster ## Start the cluster if needed, then run tests/cluster against it through nginx
 	$(BIN)/pytest tests/cluster -p no:cacheprovider -o addopts="" -ra --strict-markers $(PYTEST_ARGS)
 
 cluster-clean: ## Stop the cluster and delete var/cluster (databases, logs, everything)
-	@if [ -x $(BIN)/python ]; then $(BIN)/python cluster/cluster.py clean; else rm -rf var/cluster; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m cluster.cluster clean; else rm -rf var/cluster; fi
 
 .PHONY: drills
 drills: venv ## Fault drills: break the cluster under load, check nothing was lost (drills/results/)

@@ -29,7 +29,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-NGINX = "http://127.0.0.1:18080"  # the cluster's; make ha's balancer is passed as base_url
+from cluster.cluster import HOST, NGINX_PORT
+
+NGINX = f"http://{HOST}:{NGINX_PORT}"  # the cluster's; make ha's balancer is passed as base_url
 TIMEOUT = 10  # seconds per request
 EXPECTED_STATUSES = {409}  # an order's twin still running, out of stock: the API's answers
 

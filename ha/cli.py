@@ -745,6 +745,7 @@ def down(*, quiet: bool = False) -> None:
         if hosts.stop(name, seconds=40 if name.endswith("-patroni") else 15):
             said.append(name)
     said += hosts.remove(topology)
+    said += [f"small disk {point}" for point in hosts.unmount_small_disks(STATE)]
     if STATE.exists():
         for path in STATE.iterdir():
             if path in KEPT:

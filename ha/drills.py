@@ -13,6 +13,10 @@ from the database, on whichever host leads then:
   one must rejoin as a streaming replica.
 - switchover: `patronictl switchover` to the synchronous standby. Requests may fail only around
   the switch, and each order must be answered in the end.
+- sync-standby-host-lost: the synchronous standby's host off the network for the rest of the
+  drill. Writes must go on within RECOVER_BOUND with the other replica synchronous.
+- replica-disk-full: the synchronous standby's data directory on a small disk, filled up, then
+  freed. Writes must go on within RECOVER_BOUND, and it must stream again once freed.
 - redis-master-kill: SIGKILL the Redis master. A cart write through the balancer must land on
   the new master within REDIS_RECOVER_BOUND seconds; no request fails, every cart still holds
   what its shopper last read and every acknowledged line, every member is still signed in; the
@@ -35,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -64,6 +69,7 @@ BUYERS, BROWSERS = 4, 2
 # (orders/idempotency.py WAIT_SECONDS), after which it says 409 request_in_progress: a shorter
 # client timeout would count that wait as a failure.
 REQUEST_TIMEOUT = 20
+DISK_HEADROOM_MB = 64  # the full-disk drill's small disk: the standby's data and this much free
 
 
 @dataclass
@@ -329,6 +335,134 @@ def switchover(topology: Topology, tag: str) -> Result:
         and rejoined is not None
     )
     return result
+
+
+def wait_for_other_sync_standby(topology: Topology, gone: str, since: float) -> float | None:
+    """Seconds from `since` until a member other than `gone` is the synchronous standby and a
+    commit through HAProxy lands (in strict mode it waits for that standby); None: never."""
+    deadline = since + 90
+    while time.time() < deadline:
+        standby = sync_standby(topology)
+        if standby not in (None, gone) and writable_address(topology):
+            return time.time() - since
+        time.sleep(0.5)
+    return None
+
+
+def sync_standby_host_lost(topology: Topology, tag: str) -> Result:
+    """The synchronous standby's host goes and does not come back while shoppers buy.
+
+    Strict mode never lets the leader commit alone: orders wait until Patroni names the other
+    replica synchronous, then go on, with the lost host still away. It is reconnected only once
+    the count is done, to leave the deployment whole for the next drill.
+    """
+    result = Result("sync-standby-host-lost")
+    catalog, stock = prepare(topology)
+    lost = topology.host(sync_standby(topology) or "")
+    load = start_load(topology, catalog, tag)
+    try:
+        time.sleep(WARM_UP)
+        cut_at = time.time()
+        hosts.cut(lost)
+        result.details["cut"] = f"{lost.name} ({lost.address}), the synchronous standby, for good"
+        recovered = wait_for_other_sync_standby(topology, lost.name, cut_at)
+        result.seconds_to_recover = _round(recovered)
+        result.details["new_sync_standby"] = sync_standby(topology)
+        time.sleep(LOAD_AFTER)
+        finish_load(load)
+        count(topology, load, stock, result)
+        result.details["members_while_lost"] = cli.describe_members(topology)
+    finally:
+        finish_load(load)
+        hosts.reconnect(lost)
+    result.passed = (
+        _clean(result)
+        and result.seconds_to_recover is not None
+        and result.seconds_to_recover <= RECOVER_BOUND
+    )
+    return result
+
+
+def replica_disk_full(topology: Topology, tag: str) -> Result:
+    """The synchronous standby's disk fills up under load, then is freed.
+
+    A replica's data directory is first moved onto a small disk (a size-capped tmpfs here) and
+    that replica made the synchronous standby. Once its disk is full, the next WAL segment it
+    must create fails and its PostgreSQL stops; Patroni names the other replica synchronous and
+    orders go on. Once the filler is deleted, Patroni starts it again and it streams.
+    """
+    result = Result("replica-disk-full")
+    leader = cli.leader(topology)
+    others = [h.name for h in topology.hosts_with("postgres") if h.name != leader]
+    host = topology.host(next(name for name in others if name != sync_standby(topology)))
+    data = HOSTS / host.name / "postgres" / "data"
+    hosts.stop(f"{host.name}-patroni", seconds=40)
+    used = sum(path.stat().st_size for path in data.rglob("*") if path.is_file())
+    user = pwd.getpwnam(cli.DB_USER)
+    megabytes = used // (1 << 20) + DISK_HEADROOM_MB
+    hosts.mount_small_disk(data, megabytes=megabytes, owner=(user.pw_uid, user.pw_gid))
+    cli.start_patroni(topology, host, cli.load_secrets())
+    cli.wait_for("the replica back on its small disk", lambda: cli.healthy(topology), seconds=120)
+    make_sync_standby(topology, host.name)
+    result.details["small_disk_mb"] = megabytes
+    catalog, stock = prepare(topology)
+    load = start_load(topology, catalog, tag)
+    rejoined = None
+    try:
+        time.sleep(WARM_UP)
+        filled_at = time.time()
+        result.details["filler_bytes"] = hosts.fill(data)
+        result.details["filled"] = f"{host.name}'s disk, the synchronous standby's"
+        # New WAL segments: the first one the full disk cannot hold stops the standby, and
+        # Patroni lets it go as the synchronous one.
+        stopped = None
+        for _ in range(30):
+            cli.psql(topology, "SELECT pg_switch_wal()")
+            if _member_state(topology, host.name) not in ("sync_standby (streaming)", "absent"):
+                stopped = time.time() - filled_at
+                break
+            time.sleep(1)
+        result.details["standby_let_go_after_seconds"] = _round(stopped)
+        result.details["standby_state_while_full"] = _member_state(topology, host.name)
+        recovered = wait_for_other_sync_standby(topology, host.name, filled_at)
+        result.seconds_to_recover = _round(recovered)
+        time.sleep(LOAD_AFTER)
+        freed_at = time.time()
+        (data / "filler").unlink()
+        rejoined = wait_for_rejoin(topology, host.name, freed_at)
+        result.details["streaming_again_after_freeing_seconds"] = _round(rejoined)
+        time.sleep(LOAD_AFTER)
+    finally:
+        (data / "filler").unlink(missing_ok=True)
+        finish_load(load)
+    count(topology, load, stock, result)
+    result.details["members_after"] = cli.describe_members(topology)
+    result.passed = (
+        _clean(result)
+        and result.details["filler_bytes"] > 0
+        and stopped is not None
+        and result.seconds_to_recover is not None
+        and result.seconds_to_recover <= RECOVER_BOUND
+        and rejoined is not None
+    )
+    return result
+
+
+def make_sync_standby(topology: Topology, name: str) -> None:
+    """Make `name` the synchronous standby: the current one's Patroni stops until Patroni has
+    picked `name`, then starts again as a plain replica."""
+    current = sync_standby(topology)
+    if current == name:
+        return
+    hosts.stop(f"{current}-patroni", seconds=40)
+    cli.wait_for(f"{name} synchronous", lambda: sync_standby(topology) == name, seconds=60)
+    cli.start_patroni(topology, topology.host(current), cli.load_secrets())
+    cli.wait_for(f"{current} streaming again", lambda: cli.healthy(topology), seconds=120)
+
+
+def _member_state(topology: Topology, name: str) -> str:
+    member = next((m for m in cli.members(topology) if m["name"] == name), None)
+    return f"{member.get('role')} ({member.get('state')})" if member else "absent"
 
 
 # --- Redis, Celery, Sentinel and etcd -------------------------------------------------------
@@ -734,6 +868,8 @@ def etcd_minority(topology: Topology, tag: str) -> Result:
 DRILLS = {
     "primary-host-cut": primary_host_cut,
     "switchover": switchover,
+    "sync-standby-host-lost": sync_standby_host_lost,
+    "replica-disk-full": replica_disk_full,
     "redis-master-kill": redis_master_kill,
     "celery-worker-kill": celery_worker_kill,
     "sentinel-minority": sentinel_minority,
