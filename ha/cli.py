@@ -37,7 +37,6 @@ from cluster.cluster import postgres_bindir
 from ha import configs, hosts
 from ha.paths import (
     DEBIAN_REQUIREMENTS,
-    GATEWAY,
     HOSTS,
     KEPT,
     LOGS,
@@ -68,6 +67,7 @@ PROGRAMS = {
     "redis-server": "redis-server",
     "redis-cli": "redis-tools",
     "pgbouncer": "pgbouncer",
+    "keepalived": "keepalived",
     "ip": "iproute2",
     "nsenter": "util-linux",
     "setpriv": "util-linux",
@@ -272,7 +272,7 @@ def patronictl(topology: Topology, *arguments: str) -> str:
 def psql(topology: Topology, query: str, *, database: str | None = None) -> list[list[str]]:
     """Run SQL on the leader through HAProxy; rows as lists of strings."""
     command = ["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
-    command += ["-h", topology.gateway, "-p", str(topology.ports.db_primary), "-U", DB_USER]
+    command += ["-h", topology.vip, "-p", str(topology.ports.db_primary), "-U", DB_USER]
     command += ["-d", database or topology.app.database, "-c", query]
     environment = {
         **os.environ,
@@ -358,22 +358,55 @@ def describe_members(topology: Topology) -> str:
     return ", ".join(f"{m['name']} {m['role']} ({m['state']})" for m in members(topology))
 
 
-def start_gateway(topology: Topology) -> None:
-    GATEWAY.mkdir(parents=True, exist_ok=True)
-    haproxy_cfg = GATEWAY / "haproxy.cfg"
-    haproxy_cfg.write_text(configs.haproxy_config(topology, pidfile=GATEWAY / "haproxy.pid"))
-    run(["haproxy", "-c", "-q", "-f", haproxy_cfg])
-    hosts.run_in(None, ["haproxy", "-db", "-f", haproxy_cfg], name="gateway-haproxy")
+def start_balancers(topology: Topology) -> None:
+    """HAProxy on every balancer host, and keepalived, which puts the floating address on one."""
+    for host in topology.hosts_with("balancer"):
+        directory = HOSTS / host.name
+        directory.mkdir(parents=True, exist_ok=True)
+        haproxy_cfg = directory / "haproxy.cfg"
+        haproxy_cfg.write_text(
+            configs.haproxy_config(topology, host, pidfile=directory / "haproxy.pid")
+        )
+        run(["haproxy", "-c", "-q", "-f", haproxy_cfg])
+        hosts.run_in(host, ["haproxy", "-db", "-f", haproxy_cfg], name=f"{host.name}-haproxy")
+        check = directory / "haproxy-alive.sh"
+        check.write_text(configs.haproxy_check_script(topology, host))
+        check.chmod(0o755)  # keepalived runs only scripts no one but root may change
+        keepalived_conf = directory / "keepalived.conf"
+        keepalived_conf.write_text(configs.keepalived_config(topology, host, check=check))
+        command = ["keepalived", "--dont-fork", "--log-console", "--log-detail"]
+        command += ["--use-file", keepalived_conf, "--pid", directory / "keepalived.pid"]
+        command += ["--vrrp_pid", directory / "keepalived-vrrp.pid"]
+        command += ["--checkers_pid", directory / "keepalived-checkers.pid"]
+        hosts.run_in(host, command, name=f"{host.name}-keepalived", program="keepalived")
+    names = [f"{h.name}-{kind}" for h in topology.hosts_with("balancer") for kind in KEEPERS]
     wait_for(
-        "the leader through HAProxy",
-        lambda: _answers(topology),
+        f"the floating address {topology.vip} on a balancer host",
+        lambda: vip_holder(topology) is not None,
         seconds=30,
-        logs=["gateway-haproxy"],
+        logs=names,
     )
+    wait_for("the leader through HAProxy", lambda: _answers(topology), seconds=30, logs=names)
     log(
-        f"  HAProxy on {topology.gateway}:{topology.ports.db_primary} (leader), "
-        f":{topology.ports.db_replicas} (replicas), 127.0.0.1:{topology.ports.balancer} (shop)"
+        f"  HAProxy on {', '.join(h.name for h in topology.hosts_with('balancer'))}, "
+        f"keepalived holding {topology.vip} on {vip_holder(topology)}: "
+        f":{topology.ports.db_primary} (leader), :{topology.ports.db_replicas} (replicas), "
+        f":{topology.ports.balancer} (shop)"
     )
+
+
+KEEPERS = ("haproxy", "keepalived")  # each balancer host's processes
+
+
+def vip_holder(topology: Topology) -> str | None:
+    """The balancer host whose interface has the floating address now (None: none has)."""
+    for host in topology.hosts_with("balancer"):
+        if not hosts.namespace_exists(host.name):
+            continue
+        shown = hosts.ip("-n", host.name, "-4", "-o", "addr", "show", check=False).stdout
+        if f" {topology.vip}/" in shown:
+            return host.name
+    return None
 
 
 # --- Redis and its sentinels ----------------------------------------------------------------
@@ -703,7 +736,7 @@ def up(*, keep_failed: bool = False) -> Topology:
         )
         start_etcd(topology)
         start_postgres(topology, secret_values)
-        start_gateway(topology)
+        start_balancers(topology)
         start_redis(topology)
         prepare_database(topology, secret_values)
         start_poolers(topology, secret_values)
@@ -736,7 +769,8 @@ def down(*, quiet: bool = False) -> None:
     said = []
     # The front first, then the databases: Patroni stops its PostgreSQL (fast shutdown).
     order = [f"{h.name}-{kind}" for kind in ("app", "beat", "worker") for h in topology.hosts]
-    order += [f"{h.name}-pgbouncer" for h in topology.hosts] + ["gateway-haproxy"]
+    order += [f"{h.name}-pgbouncer" for h in topology.hosts]
+    order += [f"{h.name}-{kind}" for kind in ("keepalived", "haproxy") for h in topology.hosts]
     order += [f"{h.name}-{kind}" for kind in ("sentinel", "redis") for h in topology.hosts]
     order += [f"{h.name}-patroni" for h in topology.hosts] + [
         f"{h.name}-etcd" for h in topology.hosts
@@ -767,7 +801,7 @@ def process_names(topology: Topology) -> list[str]:
     names += [f"{h.name}-patroni" for h in topology.hosts_with("postgres")]
     names += [f"{h.name}-redis" for h in topology.hosts_with("redis")]
     names += [f"{h.name}-sentinel" for h in topology.hosts_with("sentinel")]
-    names += ["gateway-haproxy"]
+    names += [f"{h.name}-{kind}" for h in topology.hosts_with("balancer") for kind in KEEPERS]
     if pooled():
         names += [f"{h.name}-pgbouncer" for h in topology.hosts_with("app")]
     names += [f"{h.name}-app" for h in topology.hosts_with("app")]
@@ -795,6 +829,7 @@ def print_status(topology: Topology) -> bool:
     found = members(topology)
     log("\nPatroni: " + (describe_members(topology) if found else "no member answers"))
     log("Redis:   " + describe_redis(topology))
+    log(f"Front:   {topology.vip} on {vip_holder(topology) or 'no host'} (keepalived)")
     return all_running(topology) and healthy(topology) and redis_healthy(topology)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cluster.cluster import render
 from drills.faults import ENVIRONMENT as DRILL_ENVIRONMENT
+from ha.hosts import IFACE as INTERFACE
 from ha.paths import DEPLOY, MAIL, MEDIA_ROOT, STATIC_ROOT
 from ha.topology import Host, Topology
 
@@ -76,11 +77,12 @@ def patroni_config(
     return render(DEPLOY / "patroni.yml", values)
 
 
-def haproxy_config(topology: Topology, *, pidfile: Path) -> str:
+def haproxy_config(topology: Topology, host: Host, *, pidfile: Path) -> str:
     ports = topology.ports
     values = {
+        "NAME": host.name,
+        "VIP": topology.vip,
         "PIDFILE": str(pidfile),
-        "GATEWAY": topology.gateway,
         "DB_PRIMARY_PORT": ports.db_primary,
         "DB_REPLICAS_PORT": ports.db_replicas,
         "PATRONI_PORT": ports.patroni,
@@ -88,12 +90,40 @@ def haproxy_config(topology: Topology, *, pidfile: Path) -> str:
             f"{host.name} {host.address}:{ports.postgres}"
             for host in topology.hosts_with("postgres")
         ],
-        "BALANCER": f"127.0.0.1:{ports.balancer}",
+        "BALANCER": f"*:{ports.balancer}",
         "APP_SERVERS": [
             f"{host.name} {host.address}:{ports.app}" for host in topology.hosts_with("app")
         ],
     }
     return render(DEPLOY / "haproxy.cfg", values)
+
+
+def keepalived_config(topology: Topology, host: Host, *, check: Path) -> str:
+    """keepalived on a balancer host: VRRP over unicast to the other balancer hosts; the first
+    named has the highest priority, but no host takes the address back once another holds it."""
+    balancers = topology.hosts_with("balancer")
+    values = {
+        "NAME": host.name,
+        "ADDRESS": host.address,
+        "INTERFACE": INTERFACE,
+        "VIP": topology.vip,
+        "PREFIX": topology.prefix_length,
+        "ROUTER_ID": int(topology.vip.rsplit(".", 1)[1]),  # one VRRP group per floating address
+        "PRIORITY": 150 - balancers.index(host),
+        "PEERS": [peer.address for peer in balancers if peer != host],
+        "CHECK": str(check),
+    }
+    return render(DEPLOY / "keepalived.conf", values)
+
+
+def haproxy_check_script(topology: Topology, host: Host) -> str:
+    """keepalived's track script: the host holds the address only while its HAProxy answers."""
+    return (
+        "#!/bin/sh\n"
+        "# Rendered by `make ha`: does this host's HAProxy accept connections on the front door?\n"
+        f"exec /usr/bin/timeout 1 /bin/bash -c 'exec 3<>/dev/tcp/{host.address}/"
+        f"{topology.ports.balancer}'\n"
+    )
 
 
 def redis_master(topology: Topology) -> Host:
@@ -159,7 +189,7 @@ def pgbouncer_config(
         "NAME": host.name,
         "ADDRESS": host.address,
         "PORT": topology.ports.pgbouncer,
-        "GATEWAY": topology.gateway,
+        "VIP": topology.vip,
         "DB_PRIMARY_PORT": topology.ports.db_primary,
         "DB_NAME": topology.app.database,
         "DB_USER": DB_USER,
@@ -184,9 +214,9 @@ def database_url(
     replicas: bool = False,
     pooler: Host | None = None,
 ) -> str:
-    """The app's PostgreSQL, through HAProxy on the gateway: the leader, or the replicas; or the
-    leader through the pgbouncer of the app host `pooler`."""
-    address, port = topology.gateway, topology.ports.db_primary
+    """The app's PostgreSQL, through HAProxy at the floating address: the leader, or the
+    replicas; or the leader through the pgbouncer of the app host `pooler`."""
+    address, port = topology.vip, topology.ports.db_primary
     if replicas:
         port = topology.ports.db_replicas
     elif pooler is not None:
@@ -198,7 +228,8 @@ def database_url(
 
 
 def balancer_url(topology: Topology) -> str:
-    return f"http://127.0.0.1:{topology.ports.balancer}"
+    """The shop's front door: HAProxy on whichever balancer host holds the floating address."""
+    return f"http://{topology.vip}:{topology.ports.balancer}"
 
 
 def app_environment(
@@ -229,7 +260,7 @@ def app_environment(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DJANGO_DEBUG": "0",
-            "DJANGO_ALLOWED_HOSTS": f"127.0.0.1,localhost,{app_hosts}",
+            "DJANGO_ALLOWED_HOSTS": f"127.0.0.1,localhost,{topology.vip},{app_hosts}",
             "DATABASE_URL": database_url(topology, secrets, pooler=pooler),
             "DATABASE_REPLICA_URLS": database_url(topology, secrets, replicas=True),
             # Cache, sessions, carts and rate limits in database 0 of the Sentinel group's

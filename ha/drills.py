@@ -95,7 +95,7 @@ def writable_address(topology: Topology) -> str | None:
     txid_current() gives the transaction an id, so its commit waits for the synchronous standby
     as an order's does: a leader without one does not count as taking writes.
     """
-    command = ["psql", "-X", "-At", "-h", topology.gateway, "-p", str(topology.ports.db_primary)]
+    command = ["psql", "-X", "-At", "-h", topology.vip, "-p", str(topology.ports.db_primary)]
     command += ["-U", cli.DB_USER, "-d", topology.app.database]
     command += ["-c", "SELECT host(inet_server_addr()), pg_is_in_recovery(), txid_current() > 0"]
     environment = {"PGPASSWORD": cli.load_secrets()["superuser"], "PGCONNECT_TIMEOUT": "1"}

@@ -16,8 +16,9 @@ from ha.paths import TOPOLOGY_FILE
 
 # "redis": a Redis data node (the first one named starts as the master, the others replicate it);
 # "sentinel": a Redis Sentinel watching them; "app": gunicorn, pgbouncer, a Celery worker (and
-# Celery beat on the first app host).
-ROLES = ("etcd", "postgres", "app", "redis", "sentinel")
+# Celery beat on the first app host); "balancer": HAProxy (the shop's front door and the app's way
+# to the leader) with keepalived, which keeps the floating address [network] vip on one of them.
+ROLES = ("etcd", "postgres", "app", "redis", "sentinel", "balancer")
 # A host's name is its namespace's; its veth on the bridge is the name plus "-v", and Linux
 # allows 15 characters in an interface name.
 HOST_NAME = re.compile(r"shop-[a-z0-9]{1,8}")
@@ -89,6 +90,7 @@ class Topology:
     subnet: ipaddress.IPv4Network
     bridge: str
     gateway: str
+    vip: str  # the floating address the "balancer" hosts share (keepalived)
     ports: Ports
     patroni: Patroni
     app: App
@@ -132,6 +134,12 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
         raise TopologyError(f"{source}: [network]: {error}") from None
     if gateway not in subnet:
         raise TopologyError(f"{source}: [network] gateway {gateway} is not in {subnet}")
+    try:
+        vip = ipaddress.IPv4Address(network.get("vip", ""))
+    except ValueError as error:
+        raise TopologyError(f"{source}: [network] vip: {error}") from None
+    if vip not in subnet or vip in (gateway, subnet.network_address, subnet.broadcast_address):
+        raise TopologyError(f"{source}: [network] vip {vip} is not a free address in {subnet}")
     bridge = str(network.get("bridge", ""))
     if not BRIDGE_NAME.fullmatch(bridge):
         raise TopologyError(f"{source}: [network] bridge {bridge!r} must match shop-[a-z0-9-]")
@@ -160,9 +168,13 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
     hosts = tuple(_host(item, subnet, gateway, source) for item in data.get("hosts", []))
     names = [host.name for host in hosts]
     addresses = [host.address for host in hosts]
-    if len(set(names)) != len(names) or len(set(addresses)) != len(addresses):
-        raise TopologyError(f"{source}: two hosts share a name or an address")
-    topology = Topology(subnet, bridge, str(gateway), ports, patroni, app, hosts, sentinel)
+    if len(set(names)) != len(names) or len({*addresses, str(vip)}) != len(addresses) + 1:
+        raise TopologyError(
+            f"{source}: two hosts, or a host and the vip, share a name or an address"
+        )
+    topology = Topology(
+        subnet, bridge, str(gateway), str(vip), ports, patroni, app, hosts, sentinel
+    )
     etcd, postgres = topology.hosts_with("etcd"), topology.hosts_with("postgres")
     if len(etcd) < 3 or len(etcd) % 2 == 0:
         raise TopologyError(f"{source}: etcd needs an odd number of hosts, 3 or more")
@@ -175,6 +187,11 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
         )
     if not topology.hosts_with("app"):
         raise TopologyError(f"{source}: no host has the app role")
+    if len(topology.hosts_with("balancer")) < 2:
+        raise TopologyError(
+            f"{source}: the balancer needs 2 hosts or more, so that the floating address "
+            "outlives one of them"
+        )
     if len(topology.hosts_with("redis")) < 2:
         raise TopologyError(f"{source}: Redis needs 2 hosts or more (a master, a replica)")
     sentinels = topology.hosts_with("sentinel")

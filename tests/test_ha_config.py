@@ -37,7 +37,15 @@ def topology():
 
 
 def render_all(topology) -> dict[str, str]:
-    files = {"haproxy.cfg": configs.haproxy_config(topology, pidfile=Path("/run/haproxy.pid"))}
+    files = {}
+    for host in topology.hosts_with("balancer"):
+        files[f"{host.name}/haproxy.cfg"] = configs.haproxy_config(
+            topology, host, pidfile=Path("/run/haproxy.pid")
+        )
+        files[f"{host.name}/keepalived.conf"] = configs.keepalived_config(
+            topology, host, check=Path("/etc/keepalived/haproxy-alive.sh")
+        )
+        files[f"{host.name}/haproxy-alive.sh"] = configs.haproxy_check_script(topology, host)
     for host in topology.hosts_with("redis"):
         files[f"{host.name}/redis.conf"] = configs.redis_config(
             topology, host, pidfile=Path("/run/redis.pid"), directory=Path("/var/redis")
@@ -115,10 +123,11 @@ def test_etcd_yml_names_all_three_members_and_turns_on_what_patroni_needs(topolo
 
 
 def test_haproxy_checks_patronis_primary_and_replica_endpoints_on_every_database_host(topology):
-    text = render_all(topology)["haproxy.cfg"]
+    text = render_all(topology)["shop-h2/haproxy.cfg"]
     primary, replicas = text.split("listen pg_primary")[1].split("listen pg_replicas")
-    assert "bind 10.77.0.1:25000" in primary and "option httpchk GET /primary" in primary
-    assert "bind 10.77.0.1:25001" in replicas and "option httpchk GET /replica" in replicas
+    # Every address of its host: the floating one too, when keepalived brings it there.
+    assert "bind *:25000" in primary and "option httpchk GET /primary" in primary
+    assert "bind *:25001" in replicas and "option httpchk GET /replica" in replicas
     for host in topology.hosts:
         server = f"server {host.name} {host.address}:25432 check port 28008"
         assert server in primary and server in replicas
@@ -127,36 +136,75 @@ def test_haproxy_checks_patronis_primary_and_replica_endpoints_on_every_database
     assert "server shop-h2 10.77.0.12:28001 check" in app
     assert "server shop-h3 10.77.0.13:28001 check" in app
     assert "shop-h1 10.77.0.11:28001" not in app
-    assert "bind 127.0.0.1:28080" in text
+    assert "bind *:28080" in text
+
+
+def test_every_balancer_host_runs_haproxy_and_keepalived_for_one_floating_address(topology):
+    files = render_all(topology)
+    balancers = topology.hosts_with("balancer")
+    assert [host.name for host in balancers] == ["shop-h1", "shop-h2", "shop-h3"]
+    # The same balancer on each (its header names its host).
+    sections = {files[f"{h.name}/haproxy.cfg"].split("\nglobal")[1] for h in balancers}
+    assert len(sections) == 1
+    priorities = []
+    for host in balancers:
+        text = files[f"{host.name}/keepalived.conf"]
+        assert "10.77.0.100/24 dev eth0" in text
+        assert "virtual_router_id 100" in text and "nopreempt" in text
+        assert f"unicast_src_ip {host.address}" in text
+        peers = text.split("unicast_peer {")[1].split("}")[0].split()
+        assert sorted(peers) == sorted(h.address for h in balancers if h != host)
+        assert 'script "/etc/keepalived/haproxy-alive.sh"' in text
+        priorities.append(int(text.split("priority ")[1].split()[0]))
+        assert f"/dev/tcp/{host.address}/28080" in files[f"{host.name}/haproxy-alive.sh"]
+    assert len(set(priorities)) == len(priorities)  # no tie for the first election
+    assert configs.balancer_url(topology) == "http://10.77.0.100:28080"
+
+
+def test_a_topology_with_one_balancer_or_a_taken_vip_is_refused(data):
+    one = copy.deepcopy(data)
+    for host in one["hosts"][1:]:
+        host["roles"].remove("balancer")
+    with pytest.raises(TopologyError, match="balancer needs 2 hosts"):
+        parse(one)
+    taken = copy.deepcopy(data)
+    taken["network"]["vip"] = "10.77.0.12"
+    with pytest.raises(TopologyError, match="a host and the vip"):
+        parse(taken)
 
 
 def test_changing_the_addresses_changes_every_file_and_nothing_else_names_one(data):
     """The promise for real machines: addresses live in the topology only."""
     moved = copy.deepcopy(data)
-    moved["network"].update({"subnet": "192.168.50.0/24", "gateway": "192.168.50.1"})
+    moved["network"].update(
+        {"subnet": "192.168.50.0/24", "gateway": "192.168.50.1", "vip": "192.168.50.100"}
+    )
     for number, host in enumerate(moved["hosts"], start=21):
         host["address"] = f"192.168.50.{number}"
     files = render_all(parse(moved))
     for name, text in files.items():
         assert "10.77." not in text, name
     assert "192.168.50.21:22380" in files["shop-h1/etcd.yml"]
-    assert "server shop-h3 192.168.50.23:25432" in files["haproxy.cfg"]
+    assert "server shop-h3 192.168.50.23:25432" in files["shop-h1/haproxy.cfg"]
+    assert "192.168.50.100/24 dev eth0" in files["shop-h3/keepalived.conf"]
     assert "bind 192.168.50.21" in files["shop-h1/redis.conf"]
     assert "replicaof 192.168.50.21 26379" in files["shop-h3/redis.conf"]
     assert "sentinel monitor shop 192.168.50.21 26379 2" in files["shop-h2/sentinel.conf"]
-    assert "host=192.168.50.1 port=25000" in files["shop-h2/pgbouncer.ini"]
+    assert "host=192.168.50.100 port=25000" in files["shop-h2/pgbouncer.ini"]
 
 
 def test_manage_py_reaches_the_leader_and_the_replicas_through_haproxy(topology):
     environment = configs.app_environment(topology, SECRETS, replica="manage")
     primary = environ.Env.db_url_config(environment["DATABASE_URL"])
-    assert (primary["HOST"], primary["PORT"], primary["NAME"]) == ("10.77.0.1", 25000, "shop")
+    assert (primary["HOST"], primary["PORT"], primary["NAME"]) == ("10.77.0.100", 25000, "shop")
     assert primary["PASSWORD"] == "s3cret"
     assert primary["OPTIONS"] == {"connect_timeout": 2}
     assert "DATABASE_POOLER" not in environment
     replicas = environ.Env.db_url_config(environment["DATABASE_REPLICA_URLS"])
     assert replicas["PORT"] == 25001
-    assert environment["DJANGO_ALLOWED_HOSTS"] == "127.0.0.1,localhost,10.77.0.12,10.77.0.13"
+    assert environment["DJANGO_ALLOWED_HOSTS"] == (
+        "127.0.0.1,localhost,10.77.0.100,10.77.0.12,10.77.0.13"
+    )
 
 
 def test_an_app_host_reaches_the_leader_through_its_own_pgbouncer(topology):
@@ -166,14 +214,14 @@ def test_an_app_host_reaches_the_leader_through_its_own_pgbouncer(topology):
     assert (primary["HOST"], primary["PORT"]) == ("10.77.0.13", 26432)
     assert environment["DATABASE_POOLER"] == "transaction"
     replicas = environ.Env.db_url_config(environment["DATABASE_REPLICA_URLS"])
-    assert (replicas["HOST"], replicas["PORT"]) == ("10.77.0.1", 25001)
+    assert (replicas["HOST"], replicas["PORT"]) == ("10.77.0.100", 25001)
 
 
 def test_without_the_pooler_an_app_host_reaches_haproxy_directly(topology):
     host = topology.host("shop-h3")
     environment = configs.app_environment(topology, SECRETS, host=host, pooled=False)
     primary = environ.Env.db_url_config(environment["DATABASE_URL"])
-    assert (primary["HOST"], primary["PORT"]) == ("10.77.0.1", 25000)
+    assert (primary["HOST"], primary["PORT"]) == ("10.77.0.100", 25000)
     assert "DATABASE_POOLER" not in environment
 
 
@@ -261,7 +309,7 @@ def test_pgbouncer_pools_transactions_on_its_app_host_towards_haproxys_leader_po
     }
     config = configparser.ConfigParser(inline_comment_prefixes=(";",), comment_prefixes=(";",))
     config.read_string(files["shop-h2/pgbouncer.ini"])
-    assert config["databases"]["shop"] == "host=10.77.0.1 port=25000 dbname=shop"
+    assert config["databases"]["shop"] == "host=10.77.0.100 port=25000 dbname=shop"
     settings = config["pgbouncer"]
     assert (settings["listen_addr"], settings["listen_port"]) == ("10.77.0.12", "26432")
     assert settings["pool_mode"] == "transaction"

@@ -125,7 +125,7 @@ def test_each_app_host_pools_its_database_connections_in_pgbouncer(topology):
         row = next(row for row in databases if row[0] == topology.app.database)
         # name, host, port, database, ...
         assert (row[1], row[2], row[3]) == (
-            topology.gateway,
+            topology.vip,
             str(topology.ports.db_primary),
             topology.app.database,
         )
