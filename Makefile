@@ -72,19 +72,19 @@ N ?= 3
 .PHONY: cluster cluster-down cluster-status cluster-test cluster-clean
 
 cluster: venv ## Start the whole cluster on 127.0.0.1 under var/cluster (N app replicas, default 3)
-	$(BIN)/python cluster/cluster.py up --replicas $(N)
+	$(BIN)/python -m cluster.cluster up --replicas $(N)
 
 cluster-down: ## Stop every process of the cluster; its data stays for the next start
-	@if [ -x $(BIN)/python ]; then $(BIN)/python cluster/cluster.py down; else python3 cluster/cluster.py down; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m cluster.cluster down; else python3 -m cluster.cluster down; fi
 
 cluster-status: ## List the cluster's processes: name, pid, address, running or dead
-	@$(BIN)/python cluster/cluster.py status
+	@$(BIN)/python -m cluster.cluster status
 
 cluster-test: cluster ## Start the cluster if needed, then run tests/cluster against it through nginx
 	$(BIN)/pytest tests/cluster -p no:cacheprovider -o addopts="" -ra --strict-markers $(PYTEST_ARGS)
 
 cluster-clean: ## Stop the cluster and delete var/cluster (databases, logs, everything)
-	@if [ -x $(BIN)/python ]; then $(BIN)/python cluster/cluster.py clean; else rm -rf var/cluster; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m cluster.cluster clean; else rm -rf var/cluster; fi
 
 .PHONY: drills
 drills: venv ## Fault drills: break the cluster under load, check nothing was lost (drills/results/)
@@ -93,16 +93,16 @@ drills: venv ## Fault drills: break the cluster under load, check nothing was lo
 # --- High availability across hosts: namespaces, etcd, Patroni, HAProxy (issue 13) ----------
 .PHONY: ha ha-down ha-status ha-drills ha-test
 
-ha: venv ## Start the HA deployment: 3 hosts (namespaces), etcd + Patroni + PostgreSQL, HAProxy, the app on 127.0.0.1:28080
+ha: venv ## Start the HA deployment: 3 hosts (namespaces), etcd + Patroni + PostgreSQL, Redis + Sentinel, HAProxy, pgbouncer + the app + Celery on 127.0.0.1:28080
 	$(BIN)/python -m ha up
 
 ha-down: ## Remove everything `make ha` made: processes, namespaces, bridge, var/ha
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m ha down; else python3 -m ha down; fi
 
-ha-status: ## The HA deployment's processes, hosts and Patroni members
+ha-status: ## The HA deployment's processes, hosts, Patroni members and the Redis master
 	@$(BIN)/python -m ha status
 
-ha-drills: venv ## Break the HA deployment under load (leader's host cut off, switchover): var/ha/drills.json
+ha-drills: venv ## Break the HA deployment under load (leader cut off, switchover, Redis master, Celery worker + broker, a sentinel, an etcd member): var/ha/drills.json
 	$(BIN)/python -m ha drills $(HA_DRILLS_ARGS)
 
 ha-test: ha ## Start the HA deployment if needed, then run tests/ha against it

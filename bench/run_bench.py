@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import csv
 import http.client
-import importlib.util
 import json
 import os
 import statistics
@@ -38,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench import report
+from cluster import cluster
 from cluster.cluster import exclusive_use
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -47,16 +47,6 @@ LOCUSTFILE = REPOSITORY / "bench" / "locustfile.py"
 LOCUST = Path(sys.executable).parent / "locust"
 
 
-def _load_cluster_module():
-    """cluster/cluster.py is a script, not a package: load it for its ports and environment."""
-    spec = importlib.util.spec_from_file_location("shop_cluster", REPOSITORY / "cluster/cluster.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-cluster = _load_cluster_module()
 BASE_URL = f"http://{cluster.HOST}:{cluster.NGINX_PORT}"
 # Passed by `up` to every app replica: the limits and the cash-on-delivery caps (issue 12) would
 # refuse a load test's many orders from one address.
@@ -109,7 +99,7 @@ def _run(command: list, *, env: dict | None = None, timeout: float = 300.0) -> s
 
 def cluster_command(*arguments: str) -> None:
     env = {**os.environ, **BENCH_ENVIRONMENT}
-    _run([sys.executable, REPOSITORY / "cluster/cluster.py", *arguments], env=env, timeout=300)
+    _run([sys.executable, "-m", "cluster.cluster", *arguments], env=env, timeout=300)
 
 
 def manage(*arguments: str, timeout: float = 300.0) -> str:

@@ -8,7 +8,6 @@ that has not replayed it yet (a new product cached as "not found"). Redis down m
 never errors (django-redis ignores its exceptions; see settings.CACHES).
 """
 
-import contextlib
 import hashlib
 import json
 import math
@@ -20,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from shop.db_router import reads_from_primary, replica_catch_up_seconds
+from shop.db_router import read_fresh, replica_catch_up_seconds
 from shop.observability import record_cache_lookup
 
 VERSION_KEY = "catalog:version"
@@ -95,7 +94,7 @@ def cached(key: str, kind: str, build: Callable[[], Any], *, label: str = "") ->
     value = cache.get(key)
     record_cache_lookup(label or kind, hit=value is not None)
     if value is None:
-        with reads_from_primary() if _just_written() else contextlib.nullcontext():
-            value = build()
-        cache.set(key, value, timeout=ttl(kind))
+        value, fresh = read_fresh(build) if _just_written() else (build(), True)
+        # Built from a replica while the primary was away: kept only until replicas catch up.
+        cache.set(key, value, timeout=ttl(kind) if fresh else math.ceil(replica_catch_up_seconds()))
     return value

@@ -19,7 +19,7 @@ from django.db.models import F, Q, QuerySet
 from catalog import cache as catalog_cache
 from catalog.exceptions import CategoryNotFound, PageNotFound, ProductNotFound
 from catalog.models import Category, Product
-from shop.db_router import PRIMARY
+from shop.db_router import PRIMARY, read_fresh, replica_catch_up_seconds
 
 ORDERINGS = {
     "newest": ("-created_at", "-pk"),
@@ -358,9 +358,10 @@ def _offer(product: Product) -> dict[str, Any]:
     }
 
 
-def _remember_offers(offers: dict[int, dict[str, Any]]) -> None:
+def _remember_offers(offers: dict[int, dict[str, Any]], *, fresh: bool = True) -> None:
     keys = catalog_cache.offer_keys(offers)
-    cache.set_many({keys[pk]: offer for pk, offer in offers.items()}, catalog_cache.ttl("price"))
+    lifetime = catalog_cache.ttl("price") if fresh else math.ceil(replica_catch_up_seconds())
+    cache.set_many({keys[pk]: offer for pk, offer in offers.items()}, lifetime)
 
 
 def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -373,12 +374,13 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
     found = cache.get_many(list(keys.values()))
     missing = [pk for pk, key in keys.items() if key not in found]
     if missing:
-        fresh = {pk: {} for pk in missing}  # {}: remembered as not for sale
-        # From the primary: a replica still behind could cache stock an order just took.
-        listed = _listed_products().using(PRIMARY).filter(pk__in=missing)
-        fresh.update({product.pk: _offer(product) for product in listed})
-        _remember_offers(fresh)
-        found.update({keys[pk]: offer for pk, offer in fresh.items()})
+        offers = {pk: {} for pk in missing}  # {}: remembered as not for sale
+        # From the primary: a replica still behind could cache stock an order just took. While
+        # the primary is away, from a replica, kept briefly (orders check stock on the primary).
+        listed, fresh = read_fresh(lambda: list(_listed_products().filter(pk__in=missing)))
+        offers.update({product.pk: _offer(product) for product in listed})
+        _remember_offers(offers, fresh=fresh)
+        found.update({keys[pk]: offer for pk, offer in offers.items()})
     return {pk: found[key] for pk, key in keys.items() if found.get(key)}
 
 

@@ -5,15 +5,16 @@ pooling), Redis, N gunicorn replicas of the app, a Celery worker and beat, and n
 Everything listens on 127.0.0.1 on ports of its own and lives under var/cluster/, so it never
 meets the PostgreSQL, Redis or gunicorn of `make test` and `make run`.
 
-    python cluster/cluster.py up [--replicas N]  start whatever is not running; the first start
+    python -m cluster.cluster up [--replicas N]  start whatever is not running; the first start
                                                 creates both databases, migrates and seeds
-    python cluster/cluster.py down               stop everything it started; the data stays
-    python cluster/cluster.py status [--json]    each process: name, pid, port, running or dead
-    python cluster/cluster.py start-app K        start app replica K again if it is not running
-    python cluster/cluster.py clean              down, then delete var/cluster
+    python -m cluster.cluster down               stop everything it started; the data stays
+    python -m cluster.cluster status [--json]    each process: name, pid, port, running or dead
+    python -m cluster.cluster start-app K        start app replica K again if it is not running
+    python -m cluster.cluster clean              down, then delete var/cluster
 
 Run it with the virtualenv's python (`make cluster N=3`): gunicorn and celery are found beside
-it. Standard library only. The configuration files it writes come from templates:
+it. Standard library only, and `infra` (the process tools it shares with `make ha`, the drills
+and the benchmarks). The configuration files it writes come from templates:
 cluster/templates/ (PostgreSQL, Redis) and nginx/ (the load balancer).
 
 The app processes get a clean environment (never the caller's DATABASE_URL or
@@ -36,18 +37,29 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / "var" / "cluster"
+from infra.paths import ROOT, VAR
+from infra.processes import (
+    StepFailed,
+    alive,
+    give_to,
+    http_ok,
+    log,
+    log_tail,
+    postgres_bindir,
+    render,
+    wait_until,
+)
+from infra.processes import port_open as _port_open
+from infra.processes import run as _run
+
+STATE = VAR / "cluster"
 RUN = STATE / "run"  # pidfiles
 LOGS = STATE / "log"
 PG_DIR = STATE / "postgres"  # owned by the database user: PostgreSQL refuses to run as root
@@ -85,7 +97,7 @@ VENV_BIN = Path(sys.executable).parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-class ClusterError(Exception):
+class ClusterError(StepFailed):
     """A step failed; the message says which and what to do."""
 
 
@@ -109,20 +121,10 @@ class Service:
         pid = self.pid()
         if pid is None:
             return "stopped"
-        return "running" if _alive(pid, self.program) else "dead"
+        return "running" if alive(pid, self.program) else "dead"
 
     def running(self) -> bool:
         return self.state() == "running"
-
-
-def _alive(pid: int, program: str) -> bool:
-    """Return whether pid is a live (not zombie) process running `program`."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z" and program in cmdline
 
 
 def app_service(number: int) -> Service:
@@ -151,13 +153,6 @@ def _stray_apps(replicas: int) -> list[Service]:
 
 
 # --- Prerequisites --------------------------------------------------------------------------
-
-
-def postgres_bindir() -> Path | None:
-    """Return the newest Debian PostgreSQL's bin directory, if one is installed."""
-    candidates = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
-    candidates.sort(key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0)
-    return candidates[-1] if candidates else None
 
 
 def nginx_binary() -> str | None:
@@ -197,26 +192,12 @@ def check_prerequisites() -> None:
 # --- Small tools ----------------------------------------------------------------------------
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
 def run(command: list, *, env: dict | None = None, cwd: Path = ROOT, quiet: bool = True) -> str:
     """Run a command to completion; on failure raise with the end of its output."""
-    result = subprocess.run(
-        [str(part) for part in command],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip().splitlines()[-25:]
-        raise ClusterError(f"`{' '.join(map(str, command))}` failed:\n  " + "\n  ".join(output))
-    if not quiet and result.stdout.strip():
-        log(result.stdout.rstrip())
-    return result.stdout
+    output = _run(command, env=env, cwd=cwd)
+    if not quiet and output.strip():
+        log(output.rstrip())
+    return output
 
 
 def as_db_user(command: list) -> list:
@@ -227,31 +208,7 @@ def as_db_user(command: list) -> list:
 
 
 def give_to_db_user(path: Path) -> None:
-    if os.geteuid() != 0:
-        return
-    user = pwd.getpwnam(DB_USER)
-    for directory, _subdirectories, files in os.walk(path):
-        os.chown(directory, user.pw_uid, user.pw_gid)
-        for name in files:
-            os.chown(Path(directory) / name, user.pw_uid, user.pw_gid)
-
-
-def render(template: Path, values: dict[str, str]) -> str:
-    """Fill {{ NAME }} placeholders; a line holding a list placeholder repeats once per item."""
-    lines = []
-    for line in template.read_text().splitlines(keepends=True):
-        names = re.findall(r"{{ (\w+) }}", line)
-        repeated = [name for name in names if isinstance(values.get(name), list)]
-        items = values[repeated[0]] if repeated else [None]
-        for item in items:
-            text = line
-            for name in names:
-                if name not in values:
-                    raise ClusterError(f"{template}: no value for {{{{ {name} }}}}")
-                value = item if name in repeated else values[name]
-                text = text.replace(f"{{{{ {name} }}}}", str(value))
-            lines.append(text)
-    return "".join(lines)
+    give_to(DB_USER, path)
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -263,43 +220,24 @@ def write_if_changed(path: Path, text: str) -> bool:
 
 
 def port_open(port: int) -> bool:
-    try:
-        socket.create_connection((HOST, port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    return _port_open(HOST, port)
 
 
 def wait_for(what: str, ready, *, seconds: float, logfile: Path | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        time.sleep(0.2)
-    tail = ""
-    if logfile and logfile.exists():
-        tail = "\n  ".join(logfile.read_text(errors="replace").splitlines()[-20:])
-        tail = f"\nEnd of {logfile}:\n  {tail}"
-    raise ClusterError(f"{what} did not come up within {seconds:.0f} s.{tail}")
+    if not wait_until(ready, seconds=seconds):
+        tail = log_tail(logfile) if logfile else ""
+        raise ClusterError(f"{what} did not come up within {seconds:.0f} s.{tail}")
 
 
 def stop_process(service: Service, sig: int = signal.SIGTERM, *, seconds: float = 20) -> None:
     """Signal a process and wait for it to exit; SIGKILL it if it will not."""
     pid = service.pid()
-    if pid is not None and _alive(pid, service.program):
+    if pid is not None and alive(pid, service.program):
         os.kill(pid, sig)
         deadline = time.monotonic() + seconds
-        while _alive(pid, service.program) and time.monotonic() < deadline:
+        while alive(pid, service.program) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid, service.program):
+        if alive(pid, service.program):
             os.kill(pid, signal.SIGKILL)
     service.pidfile.unlink(missing_ok=True)
 
@@ -846,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
                 start_app(arguments.number)
             elif arguments.command == "clean":
                 clean()
-    except ClusterError as error:
+    except StepFailed as error:  # ClusterError, or a shared step (infra.processes) that failed
         print(f"cluster: {error}", file=sys.stderr)
         return 1
     return 0

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from cluster.cluster import DB_NAME, DB_USER, HOST, PRIMARY_PORT, ROOT, STATE
 from drills.load import NGINX, TIMEOUT, Load, Shopper
@@ -116,8 +117,8 @@ def check_orders(load: Load) -> list[Check]:
 # --- The outbox -----------------------------------------------------------------------------
 
 
-def _events(order_email: str) -> list[list[str]]:
-    return sql(
+def _events(order_email: str, *, query=sql) -> list[list[str]]:
+    return query(
         "SELECT e.id, o.number, e.kind, e.delivered_at IS NOT NULL, "
         "coalesce(extract(epoch FROM e.delivered_at), 0), extract(epoch FROM e.created_at) "
         "FROM orders_outboxevent e JOIN orders_order o ON o.id = e.order_id "
@@ -125,20 +126,25 @@ def _events(order_email: str) -> list[list[str]]:
     )
 
 
-def wait_for_delivery(order_email: str, *, seconds: float = DELIVERY_WAIT_SECONDS) -> float:
-    """Wait until every event of the drill's orders is delivered; return the seconds waited."""
+def wait_for_delivery(
+    order_email: str, *, seconds: float = DELIVERY_WAIT_SECONDS, query=sql
+) -> float:
+    """Wait until every event of the drill's orders is delivered; return the seconds waited.
+
+    `query` runs SQL on the primary: the cluster's (default), or another deployment's.
+    """
     started = time.monotonic()
     while time.monotonic() - started < seconds:
-        if all(row[3] == "t" for row in _events(order_email)):
+        if all(row[3] == "t" for row in _events(order_email, query=query)):
             break
         time.sleep(2)
     return time.monotonic() - started
 
 
-def _mail_subjects(since: float) -> Counter:
+def _mail_subjects(since: float, mail_dir: Path = MAIL_DIR) -> Counter:
     """Count the subjects of the mail files written since `since` (Django's file backend)."""
     subjects = Counter()
-    for path in MAIL_DIR.glob("*.log"):
+    for path in mail_dir.glob("*.log"):
         if path.stat().st_mtime < since - 1:
             continue
         for text in path.read_text(errors="replace").split("\n" + "-" * 79 + "\n"):
@@ -148,12 +154,17 @@ def _mail_subjects(since: float) -> Counter:
     return subjects
 
 
-def check_outbox(load: Load, *, since: float, waited: float) -> list[Check]:
-    """Every event of the drill's orders delivered once: one e-mail per (event, purpose)."""
-    events = _events(load.email)
+def check_outbox(
+    load: Load, *, since: float, waited: float, query=sql, mail_dir: Path = MAIL_DIR
+) -> list[Check]:
+    """Every event of the drill's orders delivered once: one e-mail per (event, purpose).
+
+    `query` and `mail_dir`: another deployment's primary and mail files than the cluster's.
+    """
+    events = _events(load.email, query=query)
     undelivered = [f"{row[1]} {row[2]}" for row in events if row[3] != "t"]
     placed_events = [row[0] for row in events if row[2] == "order.placed"]
-    sent = sql(
+    sent = query(
         "SELECT s.event_id, s.purpose, count(*), max(o.number) FROM orders_sentemail s "
         "JOIN orders_outboxevent e ON e.id = s.event_id "
         "JOIN orders_order o ON o.id = e.order_id "
@@ -162,11 +173,11 @@ def check_outbox(load: Load, *, since: float, waited: float) -> list[Check]:
     sent_twice = [row for row in sent if int(row[2]) != 1]
     confirmations = {row[0] for row in sent if row[1] == "confirmation"}
     without_confirmation = [pk for pk in placed_events if pk not in confirmations]
-    sales = sql(
+    sales = query(
         "SELECT count(*), count(DISTINCT event_id) FROM orders_salerecord "
         f"WHERE event_id IN ({','.join(placed_events) or 'NULL'})"
     )[0]
-    subjects = _mail_subjects(since)
+    subjects = _mail_subjects(since, mail_dir)
     files_off = [
         f"{row[3]} {row[1]}: {subjects[SUBJECTS[row[1]].format(number=row[3])]} files"
         for row in sent
@@ -193,7 +204,7 @@ def check_outbox(load: Load, *, since: float, waited: float) -> list[Check]:
         Check(
             "mail files match the sent e-mails",
             not files_off,
-            f"{sum(subjects.values())} messages in {MAIL_DIR.relative_to(ROOT)} since the drill "
+            f"{sum(subjects.values())} messages in {mail_dir.relative_to(ROOT)} since the drill "
             f"began; mismatched {files_off[:3]}",
         ),
     ]

@@ -1,4 +1,4 @@
-"""Breaking and repairing the cluster's processes: cluster/cluster.py, pidfiles and signals."""
+"""Breaking and repairing the cluster's processes: cluster.cluster, pidfiles and signals."""
 
 from __future__ import annotations
 
@@ -30,9 +30,10 @@ class DrillError(Exception):
 
 
 def cluster(*arguments: str, timeout: float = 240) -> str:
-    """Run cluster/cluster.py with the drills' environment; raise with its output on failure."""
+    """Run cluster.cluster with the drills' environment; raise with its output on failure."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "cluster" / "cluster.py"), *arguments],
+        [sys.executable, "-m", "cluster.cluster", *arguments],
+        cwd=ROOT,
         env={**os.environ, **ENVIRONMENT},
         capture_output=True,
         text=True,

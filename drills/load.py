@@ -19,17 +19,21 @@ from __future__ import annotations
 import functools
 import http.client
 import http.cookiejar
+import ipaddress
 import json
 import random
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-NGINX = "http://127.0.0.1:18080"  # the cluster's; make ha's balancer is passed as base_url
+from cluster.cluster import HOST, NGINX_PORT
+
+NGINX = f"http://{HOST}:{NGINX_PORT}"  # the cluster's; make ha's balancer is passed as base_url
 TIMEOUT = 10  # seconds per request
 EXPECTED_STATUSES = {409}  # an order's twin still running, out of stock: the API's answers
 
@@ -113,6 +117,16 @@ class _FromAddress(urllib.request.HTTPHandler):
         return self.do_open(connection, request)
 
 
+def _is_loopback(url: str) -> bool:
+    """Whether the shop is reached on loopback (the cluster), where a shopper can take an
+    address of 127.0.0.0/8 for itself; elsewhere (make ha's floating address) it cannot."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Shopper:
     """One client of the shop through nginx: its own address, and a cookie jar unless anonymous."""
 
@@ -123,7 +137,9 @@ class Shopper:
         self.base_url = base_url
         self.timeout = timeout
         self.jar = http.cookiejar.CookieJar() if cookies else None
-        handlers = [_FromAddress(next_source_address()), _KeepErrors()]
+        handlers: list = [_KeepErrors()]
+        if _is_loopback(base_url):  # a loopback address of its own: one client per shopper
+            handlers.append(_FromAddress(next_source_address()))
         if self.jar is not None:
             handlers.append(urllib.request.HTTPCookieProcessor(self.jar))
         self.opener = urllib.request.build_opener(*handlers)

@@ -1,14 +1,17 @@
 """`python -m ha up|down|status|drills`: the shop across three hosts (issue 13, first slice).
 
     up       hosts (namespaces on one bridge), etcd on each, Patroni + PostgreSQL on each
-             (one leader, synchronous standby, replica), HAProxy and Redis on the gateway, the
-             database migrated and seeded, gunicorn on the app hosts (or, when hosts have
-             the "swarm" role, the app tier as Docker Swarm services: ha/swarm.py), the
-             balancer on 127.0.0.1:28080. If anything of a previous run is left, it is
+             (one leader, synchronous standby, replica), HAProxy and keepalived on the
+             "balancer" hosts (one floating address), Redis (a master, replicas) and Redis
+             Sentinel on the "redis"/"sentinel" hosts, the database migrated and seeded, on each
+             app host pgbouncer, gunicorn and a Celery worker (beat on the first), or, when hosts
+             have the "swarm" role, the app tier as Docker Swarm services (ha/swarm.py). The
+             shop at http://<vip>:<balancer>/. If anything of a previous run is left, it is
              removed first.
     down     every process it started, the namespaces, the bridge and var/ha (but Patroni's
              install and drills.json); safe to run at any point, also after a failed `up`
-    status   each process, each host's link, each Patroni member's role and state
+    status   each process, each host's link, each Patroni member's role and state, each Redis
+             node's role and the master the sentinels name
     drills   ha.drills: break it under load, write var/ha/drills.json
 
 Run with the virtualenv's python from the repository (`make ha`): gunicorn is found beside it.
@@ -29,13 +32,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 from cluster.cluster import postgres_bindir
 from ha import configs, hosts, swarm
 from ha.paths import (
     DEBIAN_REQUIREMENTS,
-    GATEWAY,
     HOSTS,
     KEPT,
     LOGS,
@@ -56,6 +59,7 @@ VENV_BIN = Path(sys.executable).parent
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: the postgres user can run it, not the venv's
 DB_USER = configs.DB_USER
 TOPOLOGY_IN_USE = STATE / "topology.toml"  # the copy `down` reads, whatever the file says now
+POOLER_OFF = STATE / "pooler-off"  # `up` ran with SHOP_HA_POOLER=none
 # Programs each Debian package of ha/requirements-debian.txt brings.
 PROGRAMS = {
     "etcd": "etcd-server",
@@ -63,6 +67,9 @@ PROGRAMS = {
     "haproxy": "haproxy",
     "psql": "postgresql",
     "redis-server": "redis-server",
+    "redis-cli": "redis-tools",
+    "pgbouncer": "pgbouncer",
+    "keepalived": "keepalived",
     "ip": "iproute2",
     "nsenter": "util-linux",
     "setpriv": "util-linux",
@@ -267,7 +274,7 @@ def patronictl(topology: Topology, *arguments: str) -> str:
 def psql(topology: Topology, query: str, *, database: str | None = None) -> list[list[str]]:
     """Run SQL on the leader through HAProxy; rows as lists of strings."""
     command = ["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
-    command += ["-h", topology.gateway, "-p", str(topology.ports.db_primary), "-U", DB_USER]
+    command += ["-h", topology.vip, "-p", str(topology.ports.db_primary), "-U", DB_USER]
     command += ["-d", database or topology.app.database, "-c", query]
     environment = {
         **os.environ,
@@ -353,34 +360,291 @@ def describe_members(topology: Topology) -> str:
     return ", ".join(f"{m['name']} {m['role']} ({m['state']})" for m in members(topology))
 
 
-def start_gateway(topology: Topology) -> None:
-    GATEWAY.mkdir(parents=True, exist_ok=True)
-    redis_conf = GATEWAY / "redis.conf"
-    redis_conf.write_text(
-        configs.redis_config(topology, pidfile=GATEWAY / "redis.pid", directory=GATEWAY)
-    )
-    hosts.run_in(None, ["redis-server", redis_conf], name="gateway-redis")
-    haproxy_cfg = GATEWAY / "haproxy.cfg"
-    haproxy_cfg.write_text(configs.haproxy_config(topology, pidfile=GATEWAY / "haproxy.pid"))
-    run(["haproxy", "-c", "-q", "-f", haproxy_cfg])
-    hosts.run_in(None, ["haproxy", "-db", "-f", haproxy_cfg], name="gateway-haproxy")
+def start_balancers(topology: Topology) -> None:
+    """HAProxy on every balancer host, and keepalived, which puts the floating address on one."""
+    for host in topology.hosts_with("balancer"):
+        directory = HOSTS / host.name
+        directory.mkdir(parents=True, exist_ok=True)
+        haproxy_cfg = directory / "haproxy.cfg"
+        haproxy_cfg.write_text(
+            configs.haproxy_config(topology, host, pidfile=directory / "haproxy.pid")
+        )
+        run(["haproxy", "-c", "-q", "-f", haproxy_cfg])
+        hosts.run_in(host, ["haproxy", "-db", "-f", haproxy_cfg], name=f"{host.name}-haproxy")
+        check = directory / "haproxy-alive.sh"
+        check.write_text(configs.haproxy_check_script(topology, host))
+        check.chmod(0o755)  # keepalived runs only scripts no one but root may change
+        keepalived_conf = directory / "keepalived.conf"
+        keepalived_conf.write_text(configs.keepalived_config(topology, host, check=check))
+        command = ["keepalived", "--dont-fork", "--log-console", "--log-detail"]
+        command += ["--use-file", keepalived_conf, "--pid", directory / "keepalived.pid"]
+        command += ["--vrrp_pid", directory / "keepalived-vrrp.pid"]
+        command += ["--checkers_pid", directory / "keepalived-checkers.pid"]
+        hosts.run_in(host, command, name=f"{host.name}-keepalived", program="keepalived")
+    names = [f"{h.name}-{kind}" for h in topology.hosts_with("balancer") for kind in KEEPERS]
     wait_for(
-        "Redis on the gateway",
-        lambda: port_open(topology.gateway, topology.ports.redis),
-        seconds=15,
-        logs=["gateway-redis"],
-    )
-    wait_for(
-        "the leader through HAProxy",
-        lambda: _answers(topology),
+        f"the floating address {topology.vip} on a balancer host",
+        lambda: vip_holder(topology) is not None,
         seconds=30,
-        logs=["gateway-haproxy"],
+        logs=names,
+    )
+    wait_for("the leader through HAProxy", lambda: _answers(topology), seconds=30, logs=names)
+    log(
+        f"  HAProxy on {', '.join(h.name for h in topology.hosts_with('balancer'))}, "
+        f"keepalived holding {topology.vip} on {vip_holder(topology)}: "
+        f":{topology.ports.db_primary} (leader), :{topology.ports.db_replicas} (replicas), "
+        f":{topology.ports.balancer} (shop)"
+    )
+
+
+KEEPERS = ("haproxy", "keepalived")  # each balancer host's processes
+
+
+def vip_holder(topology: Topology) -> str | None:
+    """The balancer host whose interface has the floating address now (None: none has)."""
+    for host in topology.hosts_with("balancer"):
+        if not hosts.namespace_exists(host.name):
+            continue
+        shown = hosts.ip("-n", host.name, "-4", "-o", "addr", "show", check=False).stdout
+        if f" {topology.vip}/" in shown:
+            return host.name
+    return None
+
+
+# --- Redis and its sentinels ----------------------------------------------------------------
+
+
+def redis_cli(address: str, port: int, *arguments: str) -> list[str] | None:
+    """Ask a Redis node or sentinel; its answer's lines, None when it does not answer."""
+    command = ["redis-cli", "--raw", "-h", address, "-p", str(port), *arguments]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=3, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    if result.returncode != 0 or result.stdout.startswith(("ERR", "Could not connect")):
+        return None
+    return result.stdout.splitlines()
+
+
+def redis_master_address(topology: Topology) -> str | None:
+    """The master's address as most answering sentinels name it; None if none answers."""
+    named = Counter()
+    for host in topology.hosts_with("sentinel"):
+        lines = redis_cli(
+            host.address,
+            topology.ports.sentinel,
+            "SENTINEL",
+            "get-master-addr-by-name",
+            topology.sentinel.master_name,
+        )
+        if lines and len(lines) == 2:
+            named[lines[0]] += 1
+    return named.most_common(1)[0][0] if named else None
+
+
+def redis_role(topology: Topology, host: Host) -> dict[str, str]:
+    """A data node's INFO replication fields ({} when it does not answer)."""
+    lines = redis_cli(host.address, topology.ports.redis, "INFO", "replication") or []
+    return dict(line.strip().split(":", 1) for line in lines if ":" in line)
+
+
+def redis_healthy(topology: Topology) -> bool:
+    """Every sentinel names one master, which is a master and has every other node in sync,
+    and every sentinel knows all the others and every replica."""
+    master = redis_master_address(topology)
+    if master is None or redis_role(topology, topology.host_at(master)).get("role") != "master":
+        return False
+    for host in topology.hosts_with("redis"):
+        if host.address != master and redis_role(topology, host).get("master_link_status") != "up":
+            return False
+    name, port = topology.sentinel.master_name, topology.ports.sentinel
+    sentinels, replicas = len(topology.hosts_with("sentinel")), len(topology.hosts_with("redis"))
+    for host in topology.hosts_with("sentinel"):
+        answer = redis_cli(host.address, port, "SENTINEL", "master", name) or []
+        fields = dict(zip(answer[::2], answer[1::2], strict=False))
+        if (
+            fields.get("ip") != master
+            or fields.get("num-other-sentinels") != str(sentinels - 1)
+            or fields.get("num-slaves") != str(replicas - 1)
+            or fields.get("flags") != "master"
+        ):
+            return False
+    return True
+
+
+def start_redis_node(topology: Topology, host: Host, *, master_address: str | None = None) -> None:
+    directory = HOSTS / host.name / "redis"
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "redis.conf"
+    config.write_text(
+        configs.redis_config(
+            topology,
+            host,
+            pidfile=directory / "redis.pid",
+            directory=directory,
+            master_address=master_address,
+        )
+    )
+    hosts.run_in(host, ["redis-server", config], name=f"{host.name}-redis")
+
+
+def start_sentinel(topology: Topology, host: Host) -> None:
+    directory = HOSTS / host.name / "sentinel"
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "sentinel.conf"
+    config.write_text(
+        configs.sentinel_config(
+            topology, host, pidfile=directory / "sentinel.pid", directory=directory
+        )
+    )
+    hosts.run_in(
+        host, ["redis-server", config, "--sentinel"], name=f"{host.name}-sentinel", program="redis"
+    )
+
+
+def start_redis(topology: Topology) -> None:
+    """The data nodes (master first, then its replicas, in sync), then the sentinels."""
+    nodes = topology.hosts_with("redis")
+    for host in nodes:
+        start_redis_node(topology, host)
+    for host in nodes[1:]:
+        wait_for(
+            f"the Redis replica on {host.name} in sync",
+            lambda host=host: redis_role(topology, host).get("master_link_status") == "up",
+            seconds=30,
+            logs=[f"{h.name}-redis" for h in nodes],
+        )
+    # Sentinels learn of replicas from the master's INFO: started once the replicas are in sync.
+    for host in topology.hosts_with("sentinel"):
+        start_sentinel(topology, host)
+    wait_for(
+        "the sentinels: one master, every replica and sentinel known",
+        lambda: redis_healthy(topology),
+        seconds=60,
+        logs=[f"{h.name}-sentinel" for h in topology.hosts_with("sentinel")],
     )
     log(
-        f"  HAProxy on {topology.gateway}:{topology.ports.db_primary} (leader), "
-        f":{topology.ports.db_replicas} (replicas), 127.0.0.1:{topology.ports.balancer} (shop); "
-        f"Redis on {topology.gateway}:{topology.ports.redis}"
+        f"  Redis master on {configs.redis_master(topology).name}, replicas on "
+        f"{', '.join(h.name for h in nodes[1:])}; sentinels on "
+        f"{', '.join(h.name for h in topology.hosts_with('sentinel'))} "
+        f"(quorum {topology.sentinel.quorum(len(topology.hosts_with('sentinel')))})"
     )
+
+
+# --- pgbouncer and Celery on the app hosts --------------------------------------------------
+
+
+def pgbouncer_program() -> str:
+    return shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+
+
+def start_pgbouncer(topology: Topology, host: Host, secret_values: dict[str, str]) -> None:
+    directory = HOSTS / host.name / "pgbouncer"
+    directory.mkdir(parents=True, exist_ok=True)
+    users = directory / "userlist.txt"
+    users.touch(mode=0o600)
+    users.write_text(configs.pgbouncer_users(secret_values))
+    config = directory / "pgbouncer.ini"
+    config.write_text(
+        configs.pgbouncer_config(
+            topology,
+            host,
+            pidfile=directory / "pgbouncer.pid",
+            logfile=directory / "pgbouncer.log",
+            auth_file=users,
+        )
+    )
+    give_to_db_user(directory)  # pgbouncer refuses to run as root
+    hosts.run_in(
+        host,
+        [pgbouncer_program(), config],
+        name=f"{host.name}-pgbouncer",
+        user=DB_USER,
+        program="pgbouncer",
+        cwd=directory,
+    )
+
+
+def pooled() -> bool:
+    """Whether the app hosts reach the leader through pgbouncer: yes, unless `up` ran with
+    SHOP_HA_POOLER=none (to measure the leader's connections without it). Kept in var/ha."""
+    return not POOLER_OFF.exists()
+
+
+def start_poolers(topology: Topology, secret_values: dict[str, str]) -> None:
+    if os.environ.get("SHOP_HA_POOLER") == "none":
+        POOLER_OFF.touch()
+        log("  no pgbouncer (SHOP_HA_POOLER=none): the app hosts reach HAProxy directly")
+        return
+    for host in topology.hosts_with("app"):
+        start_pgbouncer(topology, host, secret_values)
+    for host in topology.hosts_with("app"):
+        wait_for(
+            f"pgbouncer on {host.name}",
+            lambda host=host: port_open(host.address, topology.ports.pgbouncer),
+            seconds=15,
+            logs=[f"{host.name}-pgbouncer"],
+        )
+    apps = ", ".join(host.name for host in topology.hosts_with("app"))
+    log(f"  pgbouncer (transaction pooling) on {apps}:{topology.ports.pgbouncer}")
+
+
+def beat_host(topology: Topology) -> Host:
+    """The one app host that runs Celery beat: two beats would send every periodic task twice."""
+    return topology.hosts_with("app")[0]
+
+
+def celery_command(*arguments) -> list:
+    return [VENV_BIN / "celery", "--workdir", ROOT, "-A", "config", *arguments]
+
+
+def start_worker(topology: Topology, host: Host, secret_values: dict[str, str]) -> None:
+    environment = configs.app_environment(
+        topology, secret_values, replica=f"{host.name}-worker", host=host, pooled=pooled()
+    )
+    command = celery_command("worker", "-Q", "shop", "--concurrency", "2")
+    command += ["--hostname", f"shop@{host.name}", "--loglevel", "INFO"]
+    hosts.run_in(host, command, name=f"{host.name}-worker", env=environment, program="celery")
+
+
+def start_beat(topology: Topology, secret_values: dict[str, str]) -> None:
+    host = beat_host(topology)
+    environment = configs.app_environment(
+        topology, secret_values, replica=f"{host.name}-beat", host=host, pooled=pooled()
+    )
+    schedule = HOSTS / host.name / "celery-beat-schedule"
+    command = celery_command("beat", "--schedule", schedule, "--loglevel", "INFO")
+    hosts.run_in(host, command, name=f"{host.name}-beat", env=environment, program="celery")
+
+
+def start_celery(topology: Topology, secret_values: dict[str, str]) -> None:
+    """A worker on each app host, beat on one; all through the sentinels to the broker."""
+    for host in topology.hosts_with("app"):
+        start_worker(topology, host, secret_values)
+    start_beat(topology, secret_values)
+    names = [f"{h.name}-worker" for h in topology.hosts_with("app")]
+    names.append(f"{beat_host(topology).name}-beat")
+    wait_for(
+        "the Celery workers answering through the broker",
+        lambda: workers_answering(topology, secret_values) == set(topology.hosts_with("app")),
+        seconds=60,
+        logs=names,
+    )
+    log(
+        f"  Celery workers on {', '.join(h.name for h in topology.hosts_with('app'))}, "
+        f"beat on {beat_host(topology).name}"
+    )
+
+
+def workers_answering(topology: Topology, secret_values: dict[str, str]) -> set[Host]:
+    """The app hosts whose worker answers `celery inspect ping` through the broker."""
+    command = celery_command("inspect", "ping", "--timeout", "2")
+    environment = configs.app_environment(topology, secret_values, replica="inspect")
+    try:
+        output = run(command, env=environment, timeout=30)
+    except (HaError, subprocess.TimeoutExpired):
+        return set()
+    return {host for host in topology.hosts_with("app") if f"shop@{host.name}: OK" in output}
 
 
 def _answers(topology: Topology) -> bool:
@@ -426,7 +690,9 @@ def start_apps(topology: Topology, secret_values: dict[str, str]) -> None:
         metrics = STATE / "metrics" / name
         shutil.rmtree(metrics, ignore_errors=True)
         metrics.mkdir(parents=True)
-        environment = configs.app_environment(topology, secret_values, replica=name)
+        environment = configs.app_environment(
+            topology, secret_values, replica=name, host=host, pooled=pooled()
+        )
         environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
         command = [VENV_BIN / "gunicorn", "config.wsgi"]
         command += ["--bind", f"{host.address}:{topology.ports.app}"]
@@ -478,9 +744,13 @@ def up(*, keep_failed: bool = False) -> Topology:
         )
         start_etcd(topology)
         start_postgres(topology, secret_values)
-        start_gateway(topology)
+        start_balancers(topology)
+        start_redis(topology)
         prepare_database(topology, secret_values)
+        start_poolers(topology, secret_values)
         start_apps(topology, secret_values)
+        if not swarm.enabled(topology):  # on a swarm, worker and beat are its services
+            start_celery(topology, secret_values)
     except (HaError, hosts.HostError, swarm.SwarmError, OSError) as error:
         if not keep_failed:
             log(f"ha up failed; removing what it made (--keep-failed keeps it):\n{error}")
@@ -498,12 +768,21 @@ def down(*, quiet: bool = False) -> None:
     try:
         topology = topology_in_use()
     except TopologyError as error:
-        raise HaError(f"cannot tell what to remove: {error}") from None
+        # A copy an older `up` made, in a format this code no longer reads: the topology file's
+        # names (hosts, bridge) are what `down` needs, and they rarely change.
+        try:
+            topology = load()
+        except TopologyError:
+            raise HaError(f"cannot tell what to remove: {error}") from None
+        log(f"{error}; removing what {TOPOLOGY_FILE} names instead")
     said = []
     if swarm.enabled(topology):  # the stack and the swarm before the hosts' processes
         said += swarm.stop(topology)
     # The front first, then the databases: Patroni stops its PostgreSQL (fast shutdown).
-    order = [f"{h.name}-app" for h in topology.hosts] + ["gateway-haproxy", "gateway-redis"]
+    order = [f"{h.name}-{kind}" for kind in ("app", "beat", "worker") for h in topology.hosts]
+    order += [f"{h.name}-pgbouncer" for h in topology.hosts]
+    order += [f"{h.name}-{kind}" for kind in ("keepalived", "haproxy") for h in topology.hosts]
+    order += [f"{h.name}-{kind}" for kind in ("sentinel", "redis") for h in topology.hosts]
     order += [f"{h.name}-patroni" for h in topology.hosts] + [
         f"{h.name}-etcd" for h in topology.hosts
     ]
@@ -511,6 +790,7 @@ def down(*, quiet: bool = False) -> None:
         if hosts.stop(name, seconds=40 if name.endswith("-patroni") else 15):
             said.append(name)
     said += hosts.remove(topology)
+    said += [f"small disk {point}" for point in hosts.unmount_small_disks(STATE)]
     if STATE.exists():
         for path in STATE.iterdir():
             if path in KEPT:
@@ -530,10 +810,16 @@ def down(*, quiet: bool = False) -> None:
 def process_names(topology: Topology) -> list[str]:
     names = [f"{h.name}-etcd" for h in topology.hosts_with("etcd")]
     names += [f"{h.name}-patroni" for h in topology.hosts_with("postgres")]
-    names += ["gateway-redis", "gateway-haproxy"]
+    names += [f"{h.name}-redis" for h in topology.hosts_with("redis")]
+    names += [f"{h.name}-sentinel" for h in topology.hosts_with("sentinel")]
+    names += [f"{h.name}-{kind}" for h in topology.hosts_with("balancer") for kind in KEEPERS]
+    if pooled():
+        names += [f"{h.name}-pgbouncer" for h in topology.hosts_with("app")]
     if swarm.enabled(topology):
         return names + swarm.process_names(topology)
     names += [f"{h.name}-app" for h in topology.hosts_with("app")]
+    names += [f"{h.name}-worker" for h in topology.hosts_with("app")]
+    names += [f"{beat_host(topology).name}-beat"]
     return names
 
 
@@ -555,8 +841,26 @@ def print_status(topology: Topology) -> bool:
         log(f"{host.name:<10}{host.address:<14}{network:<10}{','.join(host.roles)}")
     found = members(topology)
     log("\nPatroni: " + (describe_members(topology) if found else "no member answers"))
+    log("Redis:   " + describe_redis(topology))
+    log(f"Front:   {topology.vip} on {vip_holder(topology) or 'no host'} (keepalived)")
     converged = swarm.status(topology) if swarm.enabled(topology) else True
-    return all_running(topology) and healthy(topology) and converged
+    return all_running(topology) and healthy(topology) and redis_healthy(topology) and converged
+
+
+def describe_redis(topology: Topology) -> str:
+    """Each data node's role as it says itself, and the master as the sentinels name it."""
+    roles = []
+    for host in topology.hosts_with("redis"):
+        info = redis_role(topology, host)
+        role = info.get("role", "down")
+        if role == "slave":
+            role = (
+                f"replica ({'in sync' if info.get('master_link_status') == 'up' else 'link down'})"
+            )
+        roles.append(f"{host.name} {role}")
+    master = redis_master_address(topology)
+    named = topology.host_at(master).name if master and topology.host_at(master) else master
+    return ", ".join(roles) + f"; the sentinels name {named or 'no master'} master"
 
 
 # --- Entry point ----------------------------------------------------------------------------

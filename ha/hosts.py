@@ -223,3 +223,43 @@ def _signal_all(pids: list[int], sig: int) -> None:
     for pid in pids:
         with suppress(ProcessLookupError):
             os.kill(pid, sig)
+
+
+# --- Small disks (the full-disk drill) ------------------------------------------------------
+
+
+def mount_small_disk(directory: Path, *, megabytes: int, owner: tuple[int, int]) -> None:
+    """Put `directory` on a tmpfs of `megabytes`, keeping what it holds (it must not be in use).
+
+    On real machines the disk is the host's own; here a size-capped tmpfs stands in for one that
+    can fill up without filling the machine's.
+    """
+    aside = directory.with_name(directory.name + ".before-small-disk")
+    directory.rename(aside)
+    directory.mkdir(mode=0o700)
+    uid, gid = owner
+    options = f"size={megabytes}m,mode=0700,uid={uid},gid={gid}"
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "shop-small-disk", directory], check=True
+    )
+    subprocess.run(["cp", "-a", f"{aside}/.", str(directory)], check=True)
+
+
+def fill(directory: Path) -> int:
+    """Write a file in `directory` until its filesystem is full; return the bytes written."""
+    written = 0
+    chunk = b"\0" * (1 << 20)
+    with suppress(OSError), open(directory / "filler", "wb", buffering=0) as filler:
+        while True:
+            written += filler.write(chunk)
+    return written
+
+
+def unmount_small_disks(under: Path) -> list[str]:
+    """Unmount every small disk mounted under `under` (by `ha down`, once nothing runs)."""
+    mounts = Path("/proc/mounts").read_text().splitlines()
+    points = [line.split()[1] for line in mounts if line.split()[0] == "shop-small-disk"]
+    points = [point for point in points if Path(point).is_relative_to(under)]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+    return points

@@ -13,7 +13,6 @@ STATE = ROOT / "var" / "ha"
 RUN = STATE / "run"  # pid files
 LOGS = STATE / "logs"
 HOSTS = STATE / "hosts"  # one directory per host: its rendered configs and data
-GATEWAY = STATE / "gateway"  # HAProxy and Redis on the machine itself
 SECRETS = STATE / "secrets.json"  # database passwords made by `up`, mode 0600
 STATIC_ROOT = STATE / "static"
 MEDIA_ROOT = STATE / "media"

@@ -14,7 +14,8 @@ On one machine each dockerd runs in its host's namespace (nsenter --net, and its
 namespace so that the node is called after its host), with its own data and exec roots and
 socket under var/ha/swarm/HOST/, no iptables of its own and no default bridge. Containers sit on
 the overlay network `shop` and leave through docker_gwbridge, masqueraded to the host's address
-(a rule in the host's namespace), so they reach HAProxy and Redis on the gateway.
+(a rule in the host's namespace), so they reach HAProxy at the floating address, the Redis
+nodes and the sentinels on the hosts.
 """
 
 from __future__ import annotations
@@ -416,10 +417,6 @@ def container_environment(topology: Topology, secrets: dict[str, str]) -> dict[s
     environment = configs.app_environment(topology, secrets, replica="swarm")
     for name in HOST_ONLY:
         environment.pop(name, None)
-    # Celery's broker: the tasks run on the worker service, not inline in the web tasks.
-    environment.setdefault(
-        "CELERY_BROKER_URL", f"redis://{topology.gateway}:{topology.ports.redis}/1"
-    )
     return environment
 
 

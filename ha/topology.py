@@ -14,9 +14,13 @@ from pathlib import Path
 
 from ha.paths import TOPOLOGY_FILE
 
+# "redis": a Redis data node (the first one named starts as the master, the others replicate it);
+# "sentinel": a Redis Sentinel watching them; "app": gunicorn, pgbouncer, a Celery worker (and
+# Celery beat on the first app host); "balancer": HAProxy (the shop's front door and the app's way
+# to the leader) with keepalived, which keeps the floating address [network] vip on one of them.
 # "swarm": a dockerd there, a manager of one Docker Swarm; with any, the app hosts run the app tier
 # as Swarm services (ha/swarm.py) instead of gunicorn processes.
-ROLES = ("etcd", "postgres", "app", "swarm")
+ROLES = ("etcd", "postgres", "app", "redis", "sentinel", "balancer", "swarm")
 # A host's name is its namespace's; its veth on the bridge is the name plus "-v", and Linux
 # allows 15 characters in an interface name.
 HOST_NAME = re.compile(r"shop-[a-z0-9]{1,8}")
@@ -47,7 +51,9 @@ class Ports:
     etcd_peer: int
     db_primary: int
     db_replicas: int
-    redis: int
+    redis: int  # each Redis data node
+    sentinel: int  # each Redis Sentinel
+    pgbouncer: int  # on each app host, in front of HAProxy's leader port
     app: int
     balancer: int
 
@@ -63,6 +69,19 @@ class Patroni:
 
 
 @dataclass(frozen=True)
+class Sentinel:
+    """Redis Sentinel's settings for the group (Redis's defaults: 30 s down-after, 3 min)."""
+
+    master_name: str = "shop"  # the name the app asks the sentinels for (REDIS_SENTINEL_MASTER)
+    down_after_ms: int = 5000  # a master silent this long is down, for one sentinel
+    failover_timeout_ms: int = 20000  # one failover attempt, and the wait before another
+
+    def quorum(self, sentinels: int) -> int:
+        """Sentinels that must agree the master is down: a majority of them."""
+        return sentinels // 2 + 1
+
+
+@dataclass(frozen=True)
 class App:
     database: str
     seed_products: int
@@ -73,10 +92,12 @@ class Topology:
     subnet: ipaddress.IPv4Network
     bridge: str
     gateway: str
+    vip: str  # the floating address the "balancer" hosts share (keepalived)
     ports: Ports
     patroni: Patroni
     app: App
     hosts: tuple[Host, ...]
+    sentinel: Sentinel = Sentinel()
 
     def hosts_with(self, role: str) -> list[Host]:
         return [host for host in self.hosts if role in host.roles]
@@ -115,6 +136,12 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
         raise TopologyError(f"{source}: [network]: {error}") from None
     if gateway not in subnet:
         raise TopologyError(f"{source}: [network] gateway {gateway} is not in {subnet}")
+    try:
+        vip = ipaddress.IPv4Address(network.get("vip", ""))
+    except ValueError as error:
+        raise TopologyError(f"{source}: [network] vip: {error}") from None
+    if vip not in subnet or vip in (gateway, subnet.network_address, subnet.broadcast_address):
+        raise TopologyError(f"{source}: [network] vip {vip} is not a free address in {subnet}")
     bridge = str(network.get("bridge", ""))
     if not BRIDGE_NAME.fullmatch(bridge):
         raise TopologyError(f"{source}: [network] bridge {bridge!r} must match shop-[a-z0-9-]")
@@ -134,13 +161,22 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
             f"retry_timeout {patroni.retry_timeout})"
         )
     app = _dataclass(App, _table(data, "app", source), f"{source}: [app]")
+    sentinel_table = data.get("sentinel", {})
+    unknown = sentinel_table.keys() - {field.name for field in fields(Sentinel)}
+    if unknown:
+        raise TopologyError(f"{source}: [sentinel]: unknown {sorted(unknown)}")
+    sentinel = Sentinel(**sentinel_table)
 
     hosts = tuple(_host(item, subnet, gateway, source) for item in data.get("hosts", []))
     names = [host.name for host in hosts]
     addresses = [host.address for host in hosts]
-    if len(set(names)) != len(names) or len(set(addresses)) != len(addresses):
-        raise TopologyError(f"{source}: two hosts share a name or an address")
-    topology = Topology(subnet, bridge, str(gateway), ports, patroni, app, hosts)
+    if len(set(names)) != len(names) or len({*addresses, str(vip)}) != len(addresses) + 1:
+        raise TopologyError(
+            f"{source}: two hosts, or a host and the vip, share a name or an address"
+        )
+    topology = Topology(
+        subnet, bridge, str(gateway), str(vip), ports, patroni, app, hosts, sentinel
+    )
     etcd, postgres = topology.hosts_with("etcd"), topology.hosts_with("postgres")
     if len(etcd) < 3 or len(etcd) % 2 == 0:
         raise TopologyError(f"{source}: etcd needs an odd number of hosts, 3 or more")
@@ -153,6 +189,19 @@ def parse(data: dict, *, source: str = "topology") -> Topology:
         )
     if not topology.hosts_with("app"):
         raise TopologyError(f"{source}: no host has the app role")
+    if len(topology.hosts_with("balancer")) < 2:
+        raise TopologyError(
+            f"{source}: the balancer needs 2 hosts or more, so that the floating address "
+            "outlives one of them"
+        )
+    if len(topology.hosts_with("redis")) < 2:
+        raise TopologyError(f"{source}: Redis needs 2 hosts or more (a master, a replica)")
+    sentinels = topology.hosts_with("sentinel")
+    if len(sentinels) < 3 or len(sentinels) % 2 == 0:
+        raise TopologyError(
+            f"{source}: Sentinel needs an odd number of hosts, 3 or more, so that a majority "
+            "agrees on a failover"
+        )
     swarm = {host.name for host in topology.hosts_with("swarm")}
     if swarm and not {host.name for host in topology.hosts_with("app")} <= swarm:
         raise TopologyError(f"{source}: with a swarm, every app host must be one of its nodes")

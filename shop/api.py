@@ -91,7 +91,8 @@ def exception_handler(exc, context) -> Response | None:
     request = getattr(context.get("request"), "_request", None)
     replayed = request is not None and replays_on_primary(request, exc)  # a replica failed a read
     if isinstance(exc, OperationalError | InterfaceError) and not replayed:
-        log.warning("database unavailable, answering 503: %s", exc)
+        where = f"{request.method} {request.path}" if request is not None else "a request"
+        log.warning("database unavailable, answering 503 to %s: %s", where, exc)
         exc = DatabaseUnavailable()
         response = Response({"detail": exc.detail, "code": exc.code}, status=exc.status_code)
         response["Retry-After"] = str(exc.retry_after)

@@ -16,10 +16,12 @@ import contextvars
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from shop.observability import record_db_route, record_replica_health
 
@@ -135,6 +137,30 @@ def reads_from_primary():
         yield
     finally:
         _from_primary.reset(token)
+
+
+Read = TypeVar("Read")
+
+
+def read_fresh(read: Callable[[], Read]) -> tuple[Read, bool]:
+    """Run `read` with its reads on the primary, and say whether they were: (result, fresh).
+
+    For reads that must not lag (stock an order just took, a product just saved). While the
+    primary is away (a failover: no connection), they run on the replicas instead, as any
+    catalog read does: a few seconds behind beats a 503 on a product page. The caller keeps a
+    result that is not fresh only replica_catch_up_seconds(). Inside a transaction nothing
+    changes: its reads belong to the primary, and the error stands.
+    """
+    try:
+        with reads_from_primary():
+            return read(), True
+    except (OperationalError, InterfaceError) as error:
+        if not replica_aliases() or connections[PRIMARY].in_atomic_block:
+            raise
+        log.warning("the primary is away, reading from a replica meanwhile: %s", error)
+        with contextlib.suppress(DatabaseError):
+            connections[PRIMARY].close()
+        return read(), False
 
 
 def replica_catch_up_seconds() -> float:

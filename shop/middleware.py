@@ -47,7 +47,9 @@ def _database_unavailable(request, error: Exception) -> HttpResponse:
 
     The API's views answer their own (shop.api.exception_handler); this covers the rest.
     """
-    log.warning("database unavailable, answering 503: %s", error)
+    log.warning(
+        "database unavailable, answering 503 to %s %s: %s", request.method, request.path, error
+    )
     if request.path.startswith("/api/"):
         unavailable = DatabaseUnavailable()
         body = {"detail": unavailable.detail, "code": unavailable.code}

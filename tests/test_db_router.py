@@ -1,8 +1,10 @@
 """The DB router with a real second connection standing in for a replica (same database)."""
 
+import contextlib
 import contextvars
 
 import pytest
+from django.core.cache import cache
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
@@ -213,3 +215,50 @@ def test_a_get_that_writes_sends_its_client_to_the_primary_for_a_while(client, o
     session.save()
     response = client.get("/healthz")  # renews the session: a write
     assert db_router.COOKIE in response.cookies
+
+
+@contextlib.contextmanager
+def _primary_away():
+    """The primary refuses connections (a failover under way); the replica still serves."""
+    connection = connections["default"]
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"  # nothing listens there
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = port
+
+
+def test_a_product_page_is_served_from_a_replica_while_the_primary_is_away(replica, client):
+    from catalog import cache as catalog_cache
+
+    product = ProductFactory(slug="lamp", title="Brass Lamp", stock=7)
+    with _primary_away():
+        response = client.get("/api/v1/products/lamp/")
+    assert response.status_code == 200
+    assert (response.json()["title"], response.json()["stock"]) == ("Brass Lamp", 7)
+    # Read behind the primary's back: kept only until a replica would have caught up.
+    offer_key = catalog_cache.offer_keys([product.pk])[product.pk]
+    assert 0 < cache.ttl(offer_key) <= db_router.replica_catch_up_seconds() + 1
+
+
+def test_a_listing_just_written_is_served_from_a_replica_while_the_primary_is_away(replica, client):
+    from catalog.services import save_product
+
+    product = ProductFactory(slug="lamp")
+    product.title = "Renamed lamp"
+    save_product(product=product, fields=["title"])  # its listings now read the primary
+    with _primary_away():
+        response = client.get("/api/v1/products/?ordering=price")
+    assert response.status_code == 200
+    assert [p["title"] for p in response.json()["results"]] == ["Renamed lamp"]
+
+
+def test_with_no_replica_either_a_product_page_answers_503(dead_replica, client):
+    ProductFactory(slug="lamp")
+    with _primary_away():
+        response = client.get("/api/v1/products/lamp/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"

@@ -6,11 +6,14 @@ same templates serve three real machines once the addresses change.
 
 from __future__ import annotations
 
+import configparser
 import copy
 import io
+import json
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tomllib
 from pathlib import Path
@@ -20,7 +23,7 @@ import pytest
 import yaml
 
 from ha import configs, swarm
-from ha.paths import TOPOLOGY_FILE
+from ha.paths import ROOT, TOPOLOGY_FILE
 from ha.topology import TopologyError, load, parse
 
 SECRETS = {"superuser": "s3cret", "replication": "r3pl"}
@@ -37,10 +40,31 @@ def topology():
 
 
 def render_all(topology) -> dict[str, str]:
-    files = {"haproxy.cfg": configs.haproxy_config(topology, pidfile=Path("/run/haproxy.pid"))}
-    files["redis.conf"] = configs.redis_config(
-        topology, pidfile=Path("/run/redis.pid"), directory=Path("/var/redis")
-    )
+    files = {}
+    for host in topology.hosts_with("balancer"):
+        files[f"{host.name}/haproxy.cfg"] = configs.haproxy_config(
+            topology, host, pidfile=Path("/run/haproxy.pid")
+        )
+        files[f"{host.name}/keepalived.conf"] = configs.keepalived_config(
+            topology, host, check=Path("/etc/keepalived/haproxy-alive.sh")
+        )
+        files[f"{host.name}/haproxy-alive.sh"] = configs.haproxy_check_script(topology, host)
+    for host in topology.hosts_with("redis"):
+        files[f"{host.name}/redis.conf"] = configs.redis_config(
+            topology, host, pidfile=Path("/run/redis.pid"), directory=Path("/var/redis")
+        )
+    for host in topology.hosts_with("sentinel"):
+        files[f"{host.name}/sentinel.conf"] = configs.sentinel_config(
+            topology, host, pidfile=Path("/run/sentinel.pid"), directory=Path("/var/sentinel")
+        )
+    for host in topology.hosts_with("app"):
+        files[f"{host.name}/pgbouncer.ini"] = configs.pgbouncer_config(
+            topology,
+            host,
+            pidfile=Path("/run/pgbouncer.pid"),
+            logfile=Path("/var/log/pgbouncer.log"),
+            auth_file=Path("/etc/pgbouncer/userlist.txt"),
+        )
     for host in topology.hosts:
         files[f"{host.name}/etcd.yml"] = configs.etcd_config(
             topology, host, data_dir=Path("/var/etcd")
@@ -102,10 +126,11 @@ def test_etcd_yml_names_all_three_members_and_turns_on_what_patroni_needs(topolo
 
 
 def test_haproxy_checks_patronis_primary_and_replica_endpoints_on_every_database_host(topology):
-    text = render_all(topology)["haproxy.cfg"]
+    text = render_all(topology)["shop-h2/haproxy.cfg"]
     primary, replicas = text.split("listen pg_primary")[1].split("listen pg_replicas")
-    assert "bind 10.77.0.1:25000" in primary and "option httpchk GET /primary" in primary
-    assert "bind 10.77.0.1:25001" in replicas and "option httpchk GET /replica" in replicas
+    # Every address of its host: the floating one too, when keepalived brings it there.
+    assert "bind *:25000" in primary and "option httpchk GET /primary" in primary
+    assert "bind *:25001" in replicas and "option httpchk GET /replica" in replicas
     for host in topology.hosts:
         server = f"server {host.name} {host.address}:25432 check port 28008"
         assert server in primary and server in replicas
@@ -114,27 +139,67 @@ def test_haproxy_checks_patronis_primary_and_replica_endpoints_on_every_database
     assert "server shop-h2 10.77.0.12:28001 check" in app
     assert "server shop-h3 10.77.0.13:28001 check" in app
     assert "shop-h1 10.77.0.11:28001" not in app
-    assert "bind 127.0.0.1:28080" in text
+    assert "bind *:28080" in text
+
+
+def test_every_balancer_host_runs_haproxy_and_keepalived_for_one_floating_address(topology):
+    files = render_all(topology)
+    balancers = topology.hosts_with("balancer")
+    assert [host.name for host in balancers] == ["shop-h1", "shop-h2", "shop-h3"]
+    # The same balancer on each (its header names its host).
+    sections = {files[f"{h.name}/haproxy.cfg"].split("\nglobal")[1] for h in balancers}
+    assert len(sections) == 1
+    priorities = []
+    for host in balancers:
+        text = files[f"{host.name}/keepalived.conf"]
+        assert "10.77.0.100/24 dev eth0" in text
+        assert "virtual_router_id 100" in text and "nopreempt" in text
+        assert f"unicast_src_ip {host.address}" in text
+        peers = text.split("unicast_peer {")[1].split("}")[0].split()
+        assert sorted(peers) == sorted(h.address for h in balancers if h != host)
+        assert 'script "/etc/keepalived/haproxy-alive.sh"' in text
+        priorities.append(int(text.split("priority ")[1].split()[0]))
+        assert f"/dev/tcp/{host.address}/28080" in files[f"{host.name}/haproxy-alive.sh"]
+    assert len(set(priorities)) == len(priorities)  # no tie for the first election
+    assert configs.balancer_url(topology) == "http://10.77.0.100:28080"
+
+
+def test_a_topology_with_one_balancer_or_a_taken_vip_is_refused(data):
+    one = copy.deepcopy(data)
+    for host in one["hosts"][1:]:
+        host["roles"].remove("balancer")
+    with pytest.raises(TopologyError, match="balancer needs 2 hosts"):
+        parse(one)
+    taken = copy.deepcopy(data)
+    taken["network"]["vip"] = "10.77.0.12"
+    with pytest.raises(TopologyError, match="a host and the vip"):
+        parse(taken)
 
 
 def test_changing_the_addresses_changes_every_file_and_nothing_else_names_one(data):
     """The promise for real machines: addresses live in the topology only."""
     moved = copy.deepcopy(data)
-    moved["network"].update({"subnet": "192.168.50.0/24", "gateway": "192.168.50.1"})
+    moved["network"].update(
+        {"subnet": "192.168.50.0/24", "gateway": "192.168.50.1", "vip": "192.168.50.100"}
+    )
     for number, host in enumerate(moved["hosts"], start=21):
         host["address"] = f"192.168.50.{number}"
     files = render_all(parse(moved))
     for name, text in files.items():
         assert "10.77." not in text, name
     assert "192.168.50.21:22380" in files["shop-h1/etcd.yml"]
-    assert "server shop-h3 192.168.50.23:25432" in files["haproxy.cfg"]
-    assert "bind 192.168.50.1" in files["redis.conf"]
+    assert "server shop-h3 192.168.50.23:25432" in files["shop-h1/haproxy.cfg"]
+    assert "192.168.50.100/24 dev eth0" in files["shop-h3/keepalived.conf"]
+    assert "bind 192.168.50.21" in files["shop-h1/redis.conf"]
+    assert "replicaof 192.168.50.21 26379" in files["shop-h3/redis.conf"]
+    assert "sentinel monitor shop 192.168.50.21 26379 2" in files["shop-h2/sentinel.conf"]
+    assert "host=192.168.50.100 port=25000" in files["shop-h2/pgbouncer.ini"]
 
 
-def test_the_app_reaches_the_leader_and_the_replicas_through_haproxy(topology):
-    environment = configs.app_environment(topology, SECRETS, replica="shop-h2-app")
+def test_manage_py_reaches_the_leader_and_the_replicas_through_haproxy(topology):
+    environment = configs.app_environment(topology, SECRETS, replica="manage")
     primary = environ.Env.db_url_config(environment["DATABASE_URL"])
-    assert (primary["HOST"], primary["PORT"], primary["NAME"]) == ("10.77.0.1", 25000, "shop")
+    assert (primary["HOST"], primary["PORT"], primary["NAME"]) == ("10.77.0.100", 25000, "shop")
     assert primary["PASSWORD"] == "s3cret"
     assert primary["OPTIONS"] == {
         "connect_timeout": 2,
@@ -142,12 +207,124 @@ def test_the_app_reaches_the_leader_and_the_replicas_through_haproxy(topology):
         "keepalives_idle": 5,
         "keepalives_interval": 2,
         "keepalives_count": 3,
-        "options": "-c idle_in_transaction_session_timeout=15s",
     }
+    assert "DATABASE_POOLER" not in environment
     replicas = environ.Env.db_url_config(environment["DATABASE_REPLICA_URLS"])
     assert replicas["PORT"] == 25001
-    assert environment["REDIS_URL"] == "redis://10.77.0.1:26379/0"
-    assert environment["DJANGO_ALLOWED_HOSTS"] == "127.0.0.1,localhost,10.77.0.12,10.77.0.13"
+    assert environment["DJANGO_ALLOWED_HOSTS"] == (
+        "127.0.0.1,localhost,10.77.0.100,10.77.0.12,10.77.0.13"
+    )
+
+
+def test_an_app_host_reaches_the_leader_through_its_own_pgbouncer(topology):
+    host = topology.host("shop-h3")
+    environment = configs.app_environment(topology, SECRETS, replica="shop-h3-app", host=host)
+    primary = environ.Env.db_url_config(environment["DATABASE_URL"])
+    assert (primary["HOST"], primary["PORT"]) == ("10.77.0.13", 26432)
+    assert environment["DATABASE_POOLER"] == "transaction"
+    replicas = environ.Env.db_url_config(environment["DATABASE_REPLICA_URLS"])
+    assert (replicas["HOST"], replicas["PORT"]) == ("10.77.0.100", 25001)
+
+
+def test_without_the_pooler_an_app_host_reaches_haproxy_directly(topology):
+    host = topology.host("shop-h3")
+    environment = configs.app_environment(topology, SECRETS, host=host, pooled=False)
+    primary = environ.Env.db_url_config(environment["DATABASE_URL"])
+    assert (primary["HOST"], primary["PORT"]) == ("10.77.0.100", 25000)
+    assert "DATABASE_POOLER" not in environment
+
+
+def test_every_django_process_finds_redis_and_the_broker_through_the_sentinels(topology):
+    environment = configs.app_environment(topology, SECRETS, host=topology.host("shop-h2"))
+    assert environment["REDIS_SENTINELS"] == "10.77.0.11:26380,10.77.0.12:26380,10.77.0.13:26380"
+    assert environment["REDIS_SENTINEL_MASTER"] == "shop"
+    assert (environment["REDIS_DB"], environment["REDIS_SENTINEL_BROKER_DB"]) == ("0", "1")
+    assert "REDIS_URL" not in environment and "CELERY_BROKER_URL" not in environment
+
+
+def test_the_settings_built_from_that_environment_use_sentinel_for_cache_and_broker(topology):
+    """config/settings.py read with the HA environment, in a fresh interpreter."""
+    environment = configs.app_environment(topology, SECRETS, host=topology.host("shop-h2"))
+    script = (
+        "from django.conf import settings as s; import json; print(json.dumps(["
+        "s.CACHES['default']['OPTIONS']['CLIENT_CLASS'], s.CACHES['default']['LOCATION'],"
+        " s.CELERY_BROKER_URL, s.CELERY_BROKER_TRANSPORT_OPTIONS['master_name'],"
+        " s.REDIS_WAIT_REPLICAS, s.DATABASES['default']['DISABLE_SERVER_SIDE_CURSORS']]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script],
+        env=environment,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert json.loads(output) == [
+        "django_redis.client.SentinelClient",
+        ["redis://shop/0"],
+        "sentinel://10.77.0.11:26380/1;sentinel://10.77.0.12:26380/1;sentinel://10.77.0.13:26380/1",
+        "shop",
+        1,
+        True,
+    ]
+
+
+def test_redis_starts_with_a_master_on_the_first_redis_host_and_the_others_replicating(
+    topology,
+):
+    files = render_all(topology)
+    assert "\nreplicaof" not in files["shop-h1/redis.conf"]
+    for name in ("shop-h2", "shop-h3"):
+        text = files[f"{name}/redis.conf"]
+        assert "replicaof 10.77.0.11 26379" in text
+        assert f"bind {topology.host(name).address}" in text
+    assert 'save ""' in files["shop-h1/redis.conf"]  # no persistence: see the template
+
+
+def test_a_restarted_node_replicates_the_master_it_is_given(topology):
+    text = configs.redis_config(
+        topology,
+        topology.host("shop-h1"),
+        pidfile=Path("/run/redis.pid"),
+        directory=Path("/var/redis"),
+        master_address="10.77.0.13",
+    )
+    assert "replicaof 10.77.0.13 26379" in text
+    text = configs.redis_config(
+        topology,
+        topology.host("shop-h3"),
+        pidfile=Path("/run/redis.pid"),
+        directory=Path("/var/redis"),
+        master_address="10.77.0.13",
+    )
+    assert "\nreplicaof" not in text
+
+
+def test_each_sentinel_watches_the_master_with_a_majority_quorum_and_short_timings(topology):
+    for host in topology.hosts_with("sentinel"):
+        text = render_all(topology)[f"{host.name}/sentinel.conf"]
+        assert f"bind {host.address}\nport 26380\n" in text
+        assert "sentinel monitor shop 10.77.0.11 26379 2\n" in text
+        assert "sentinel down-after-milliseconds shop 5000\n" in text
+        assert "sentinel failover-timeout shop 20000\n" in text
+
+
+def test_pgbouncer_pools_transactions_on_its_app_host_towards_haproxys_leader_port(topology):
+    files = render_all(topology)
+    assert set(name for name in files if name.endswith("pgbouncer.ini")) == {
+        "shop-h2/pgbouncer.ini",
+        "shop-h3/pgbouncer.ini",
+    }
+    config = configparser.ConfigParser(inline_comment_prefixes=(";",), comment_prefixes=(";",))
+    config.read_string(files["shop-h2/pgbouncer.ini"])
+    assert config["databases"]["shop"] == "host=10.77.0.100 port=25000 dbname=shop"
+    settings = config["pgbouncer"]
+    assert (settings["listen_addr"], settings["listen_port"]) == ("10.77.0.12", "26432")
+    assert settings["pool_mode"] == "transaction"
+    assert settings["auth_type"] == "scram-sha-256"
+    assert int(settings["default_pool_size"]) == configs.PGBOUNCER_POOL_SIZE
+    assert configs.pgbouncer_users(SECRETS) == '"postgres" "s3cret"\n'
 
 
 @pytest.mark.parametrize(
@@ -165,6 +342,11 @@ def test_the_app_reaches_the_leader_and_the_replicas_through_haproxy(topology):
         (lambda d: d["network"].update(bridge="br0"), "must match shop-"),
         (lambda d: d["ports"].pop("redis"), "missing ['redis']"),
         (lambda d: [h.update(roles=["etcd", "postgres"]) for h in d["hosts"]], "app role"),
+        (lambda d: d["hosts"][2]["roles"].remove("sentinel"), "Sentinel needs an odd number"),
+        (lambda d: [h["roles"].remove("redis") for h in d["hosts"][1:]], "Redis needs 2 hosts"),
+        (lambda d: d["ports"].update(sentinel=26379), "share a port"),
+        (lambda d: d["ports"].pop("pgbouncer"), "missing ['pgbouncer']"),
+        (lambda d: d["sentinel"].update(quorum=2), "[sentinel]: unknown ['quorum']"),
     ],
 )
 def test_a_broken_topology_is_refused_with_what_is_wrong(data, change, message):
@@ -252,10 +434,17 @@ def test_the_balancer_finds_web_by_dns_and_haproxy_accepts_its_config(swarm_topo
 def test_the_containers_get_the_apps_environment_without_the_machines_own(swarm_topology):
     app = configs.app_environment(swarm_topology, SECRETS, replica="swarm")
     environment = swarm.container_environment(swarm_topology, SECRETS)
-    for name in ("DATABASE_URL", "DATABASE_REPLICA_URLS", "REDIS_URL", "DJANGO_ALLOWED_HOSTS"):
+    for name in (
+        "DATABASE_URL",
+        "DATABASE_REPLICA_URLS",
+        "REDIS_SENTINELS",
+        "DJANGO_ALLOWED_HOSTS",
+    ):
         assert environment[name] == app[name]
     assert not {"PATH", "HOME", "STATIC_ROOT"} & environment.keys()
-    assert environment["CELERY_BROKER_URL"] == "redis://10.77.0.1:26379/1"
+    # The broker: database 1 of the Sentinel group, as for every Django process.
+    assert environment["REDIS_SENTINEL_BROKER_DB"] == "1"
+    assert "CELERY_BROKER_URL" not in environment
 
 
 def test_the_environment_file_is_readable_by_root_only(tmp_path):

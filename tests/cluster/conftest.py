@@ -113,9 +113,10 @@ class Shopper:
 
 
 def cluster_command(*arguments: str) -> subprocess.CompletedProcess:
-    """Run cluster/cluster.py with this virtualenv's python."""
+    """Run `python -m cluster.cluster` with this virtualenv's python."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "cluster" / "cluster.py"), *arguments],
+        [sys.executable, "-m", "cluster.cluster", *arguments],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,

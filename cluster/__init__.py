@@ -1,0 +1,1 @@
+"""`make cluster`: the whole shop on one machine (`python -m cluster.cluster`)."""
