@@ -91,19 +91,28 @@ drills: venv ## Fault drills: break the cluster under load, check nothing was lo
 	$(BIN)/python -m drills.run_drills $(DRILLS_ARGS)
 
 # --- High availability across hosts: namespaces, etcd, Patroni, HAProxy (issue 13) ----------
-.PHONY: ha ha-down ha-status ha-drills ha-test
+# HA_TOPOLOGY=deploy/ha/topology-swarm.toml: the app tier on Docker Swarm (the ha-swarm targets).
+.PHONY: ha ha-down ha-status ha-drills ha-test ha-swarm ha-swarm-drills
+HA_SWARM_TOPOLOGY := deploy/ha/topology-swarm.toml
+HA_SWARM_DRILLS := app-host-cut rolling-update
 
-ha: venv ## Start the HA deployment: 3 hosts (namespaces), etcd + Patroni + PostgreSQL, Redis + Sentinel, HAProxy, pgbouncer + the app + Celery on 127.0.0.1:28080
+ha: venv ## Start the HA deployment: 3 hosts (namespaces): etcd, Patroni + PostgreSQL, Redis + Sentinel, HAProxy + keepalived (10.77.0.100), pgbouncer + the app + Celery
 	$(BIN)/python -m ha up
 
-ha-down: ## Remove everything `make ha` made: processes, namespaces, bridge, var/ha
+ha-down: ## Remove everything `make ha` (or ha-swarm) made: processes, namespaces, bridge, var/ha
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m ha down; else python3 -m ha down; fi
 
-ha-status: ## The HA deployment's processes, hosts, Patroni members and the Redis master
+ha-status: ## The HA deployment's processes, hosts, Patroni members, the Redis master, the floating address
 	@$(BIN)/python -m ha status
 
-ha-drills: venv ## Break the HA deployment under load (leader cut off, switchover, Redis master, Celery worker + broker, a sentinel, an etcd member): var/ha/drills.json
+ha-drills: venv ## Break the HA deployment under load, one engine at a time: var/ha/drills.json
 	$(BIN)/python -m ha drills $(HA_DRILLS_ARGS)
 
 ha-test: ha ## Start the HA deployment if needed, then run tests/ha against it
 	$(BIN)/pytest tests/ha -p no:cacheprovider -o addopts="" -ra --strict-markers $(PYTEST_ARGS)
+
+ha-swarm: venv ## The same with the app tier on Docker Swarm (needs docker.io, debootstrap; builds the image once)
+	HA_TOPOLOGY=$(HA_SWARM_TOPOLOGY) $(BIN)/python -m ha up
+
+ha-swarm-drills: venv ## The Swarm tier's drills (an app host cut off, a rolling update): into var/ha/drills.json
+	HA_TOPOLOGY=$(HA_SWARM_TOPOLOGY) $(BIN)/python -m ha drills --only $(HA_SWARM_DRILLS) $(HA_DRILLS_ARGS)

@@ -1032,6 +1032,8 @@ DRILLS = {
     "rolling-update": rolling_update,
 }
 SWARM_DRILLS = ("app-host-cut", "rolling-update")  # only when the topology has a swarm
+# Kill a Celery worker process by its pid file: with a swarm, the workers are its tasks.
+HOST_PROCESS_DRILLS = ("celery-worker-kill",)
 
 
 def _round(value: float | None) -> float | None:
@@ -1052,6 +1054,9 @@ def main(*, keep: bool = False, only: list[str] | None = None) -> int:
                 continue
             if name in SWARM_DRILLS and not swarm.enabled(topology):
                 print(f"Drill {name}: skipped, no host has the swarm role", flush=True)
+                continue
+            if name in HOST_PROCESS_DRILLS and swarm.enabled(topology):
+                print(f"Drill {name}: skipped, the workers are Swarm tasks here", flush=True)
                 continue
             cli.wait_for(
                 "Patroni and Redis healthy before the drill",
@@ -1081,11 +1086,18 @@ def main(*, keep: bool = False, only: list[str] | None = None) -> int:
                 flush=True,
             )
     finally:
-        report = {
+        run = {
             "started": started.isoformat(timespec="seconds"),
+            "topology_file": str(cli.TOPOLOGY_FILE.relative_to(ROOT))
+            if cli.TOPOLOGY_FILE.is_relative_to(ROOT)
+            else str(cli.TOPOLOGY_FILE),
+        }
+        report = {
+            **run,
             "topology": [asdict(host) for host in topology.hosts],
             "patroni": asdict(topology.patroni),
-            "drills": [asdict(result) for result in results],
+            # A run of some drills (--only, or another topology's) keeps the others' last results.
+            "drills": _merged(_earlier_drills(), [{**asdict(r), **run} for r in results]),
         }
         DRILLS_JSON.parent.mkdir(parents=True, exist_ok=True)
         DRILLS_JSON.write_text(json.dumps(report, indent=2) + "\n")
@@ -1093,3 +1105,20 @@ def main(*, keep: bool = False, only: list[str] | None = None) -> int:
         if not keep:
             cli.down()
     return 0 if results and all(result.passed for result in results) else 1
+
+
+def _earlier_drills() -> list[dict]:
+    try:
+        return json.loads(DRILLS_JSON.read_text()).get("drills", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _merged(earlier: list[dict], latest: list[dict]) -> list[dict]:
+    """The latest result of every drill, in DRILLS' order (unknown names last)."""
+    by_name = {entry.get("name"): entry for entry in earlier if isinstance(entry, dict)}
+    by_name.update({entry["name"]: entry for entry in latest})
+    order = list(DRILLS)
+    return sorted(
+        by_name.values(), key=lambda e: order.index(e["name"]) if e["name"] in order else len(order)
+    )

@@ -73,7 +73,12 @@ NOT_IN_IMAGE = (
 # The machine's own variables in app_environment: a container has its own.
 HOST_ONLY = ("PATH", "HOME", "TMPDIR", "STATIC_ROOT")
 WEB_SLOTS = 10  # server-template slots in each balancer: the most web tasks it can address
-PROGRAMS = {"dockerd": "docker.io", "docker": "docker.io", "debootstrap": "debootstrap"}
+PROGRAMS = {
+    "dockerd": "docker.io",
+    "docker": "docker.io",
+    "debootstrap": "debootstrap",
+    "iptables": "iptables",
+}
 
 
 class SwarmError(Exception):
