@@ -26,16 +26,12 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from cluster.cluster import postgres_bindir
 from ha import configs, hosts, swarm
 from ha.paths import (
     DEBIAN_REQUIREMENTS,
@@ -54,6 +50,8 @@ from ha.paths import (
     TOPOLOGY_FILE,
 )
 from ha.topology import Host, Topology, TopologyError, load
+from infra import processes
+from infra.processes import http_json, postgres_bindir
 
 VENV_BIN = Path(sys.executable).parent
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: the postgres user can run it, not the venv's
@@ -76,7 +74,7 @@ PROGRAMS = {
 }
 
 
-class HaError(Exception):
+class HaError(processes.StepFailed):
     """A step failed; the message says which and what to do."""
 
 
@@ -138,41 +136,15 @@ def install_patroni() -> None:
 
 
 def run(command: list, *, env: dict | None = None, timeout: float = 600) -> str:
-    result = subprocess.run(
-        [str(part) for part in command],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = (result.stdout + result.stderr).strip().splitlines()[-20:]
-        raise HaError(f"`{' '.join(map(str, command))}` failed:\n  " + "\n  ".join(tail))
-    return result.stdout
-
-
-def http_json(url: str, *, timeout: float = 2) -> tuple[int | None, dict]:
-    """GET url; return (status, parsed JSON body), (None, {}) when nothing answered."""
+    """infra's run, failing as an HaError."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        try:
-            return error.code, json.loads(error.read() or b"{}")
-        except ValueError:
-            return error.code, {}
-    except (urllib.error.URLError, OSError, ValueError):
-        return None, {}
+        return processes.run(command, env=env, timeout=timeout, tail=20)
+    except processes.StepFailed as error:
+        raise HaError(str(error)) from None
 
 
 def port_open(address: str, port: int) -> bool:
-    try:
-        socket.create_connection((address, port), timeout=1).close()
-    except OSError:
-        return False
-    return True
+    return processes.port_open(address, port, timeout=1)
 
 
 def wait_for(what: str, ready, *, seconds: float, logs: list[str] = ()) -> None:
@@ -195,12 +167,7 @@ def wait_for(what: str, ready, *, seconds: float, logs: list[str] = ()) -> None:
 
 
 def give_to_db_user(path: Path) -> None:
-    user = pwd.getpwnam(DB_USER)
-    os.chown(path, user.pw_uid, user.pw_gid)
-    for directory, _subdirectories, files in os.walk(path):
-        os.chown(directory, user.pw_uid, user.pw_gid)
-        for name in files:
-            os.chown(Path(directory) / name, user.pw_uid, user.pw_gid)
+    processes.give_to(DB_USER, path)
 
 
 def load_secrets() -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Each engine's configuration, rendered from the topology and the templates in deploy/ha/.
 
 Pure functions of (topology, host, paths, secrets): nothing here touches the machine, so the
-tests render them without namespaces. cluster/cluster.py's `render` fills the {{ NAME }}
+tests render them without namespaces. infra.processes.render fills the {{ NAME }}
 placeholders (a line with a list placeholder repeats once per item), as it does for the cluster.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cluster.cluster import render
 from drills.faults import ENVIRONMENT as DRILL_ENVIRONMENT
 from ha.hosts import IFACE as INTERFACE
 from ha.paths import DEPLOY, MAIL, MEDIA_ROOT, STATIC_ROOT
 from ha.topology import Host, Topology
+from infra.processes import render
 
 DB_USER = "postgres"
 

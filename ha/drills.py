@@ -63,6 +63,7 @@ from ha import cli, hosts, swarm
 from ha.configs import balancer_url
 from ha.paths import DRILLS_JSON, HOSTS, MAIL, ROOT
 from ha.topology import Host, Topology
+from infra.processes import alive
 
 RECOVER_BOUND = 30  # seconds from the cut to a new leader taking writes (issue 13)
 CUT_SECONDS = 40  # the old leader stays cut off this long: past the failover, as in a real outage
@@ -501,7 +502,7 @@ def kill(name: str) -> str:
         with contextlib.suppress(ProcessLookupError):
             os.kill(each, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while any(hosts._alive(each) for each in pids) and time.monotonic() < deadline:
+    while any(alive(each) for each in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     hosts.pidfile(name).unlink(missing_ok=True)
     return f"SIGKILL {name} (pids {pids})"

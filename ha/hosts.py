@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ha.paths import LOGS, ROOT, RUN
 from ha.topology import Host, Topology
+from infra.processes import alive
 
 NETNS_DIR = Path("/run/netns")
 IFACE = "eth0"  # the host's end of its veth, inside its namespace
@@ -103,9 +104,9 @@ def remove(topology: Topology, *, seconds: float = 20) -> list[str]:
         pids = namespace_pids(host.name)
         _signal_all(pids, signal.SIGTERM)
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        while time.monotonic() < deadline and any(alive(pid) for pid in pids):
             time.sleep(0.2)
-        _signal_all([pid for pid in pids if _alive(pid)], signal.SIGKILL)
+        _signal_all([pid for pid in pids if alive(pid)], signal.SIGKILL)
         if pids:
             removed.append(f"{len(pids)} processes left in {host.name}")
     for host in topology.hosts:
@@ -184,7 +185,7 @@ def running(name: str) -> bool:
         program = pidfile(name).read_text().split()[1]
     except (OSError, IndexError):
         return False
-    return _alive(pid, program)
+    return alive(pid, program)
 
 
 def stop(name: str, *, sig: int = signal.SIGTERM, seconds: float = 30) -> bool:
@@ -194,9 +195,9 @@ def stop(name: str, *, sig: int = signal.SIGTERM, seconds: float = 30) -> bool:
     if pid is not None and was_running:
         os.kill(pid, sig)
         deadline = time.monotonic() + seconds
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
     pidfile(name).unlink(missing_ok=True)
     return was_running
@@ -205,18 +206,6 @@ def stop(name: str, *, sig: int = signal.SIGTERM, seconds: float = 30) -> bool:
 def names() -> list[str]:
     """Every process with a pid file, by name."""
     return sorted(path.stem for path in RUN.glob("*.pid")) if RUN.exists() else []
-
-
-def _alive(pid: int, program: str | None = None) -> bool:
-    """Return whether pid is a live (not zombie) process, running `program` if given."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-    if stat.rsplit(")", 1)[1].split()[0] == "Z":
-        return False
-    return program is None or program in cmdline
 
 
 def _signal_all(pids: list[int], sig: int) -> None:

@@ -3,13 +3,14 @@
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from infra.paths import ROOT, VAR
+
 DEPLOY = ROOT / "deploy" / "ha"  # the topology and the templates
 # HA_TOPOLOGY names another file: a second deployment on the same machine (other names,
 # subnet and ports), or the real machines' addresses.
 TOPOLOGY_FILE = Path(os.environ.get("HA_TOPOLOGY") or DEPLOY / "topology.toml").resolve()
 
-STATE = ROOT / "var" / "ha"
+STATE = VAR / "ha"
 RUN = STATE / "run"  # pid files
 LOGS = STATE / "logs"
 HOSTS = STATE / "hosts"  # one directory per host: its rendered configs and data

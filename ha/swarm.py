@@ -35,17 +35,18 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
-from cluster.cluster import render
 from ha import configs, hosts
 from ha.paths import DEPLOY, MAIL, MEDIA_ROOT, ROOT, STATE
 from ha.topology import Host, Topology
+from infra.paths import VAR
+from infra.processes import render
 
 SWARM_DEPLOY = DEPLOY / "swarm"
 DOCKERFILE = SWARM_DEPLOY / "Dockerfile"
 STACK_TEMPLATE = SWARM_DEPLOY / "stack.yml"
 BALANCER_TEMPLATE = SWARM_DEPLOY / "haproxy.cfg"
 SWARM_STATE = STATE / "swarm"  # per host: dockerd's data, exec root and socket; the stack
-IMAGES = ROOT / "var" / "ha-images"  # kept by `ha down`: the base, the wheelhouse, the image
+IMAGES = VAR / "ha-images"  # kept by `ha down`: the base, the wheelhouse, the image
 STACK = "shop"
 BASE_IMAGE = "shop-base:bookworm"
 APP_IMAGE = "shop-app"
