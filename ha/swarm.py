@@ -384,9 +384,38 @@ def wait(what: str, ready, *, seconds: float, names: list[str] = ()) -> None:
     raise SwarmError(f"{what}: not ready within {seconds:.0f} s" + "".join(f"\n{t}" for t in tails))
 
 
+# docker_gwbridge made by hand, before the swarm: its gateway, the node's own namespace, has one
+# address on every node, at which a task reaches its node's pgbouncer.
+GWBRIDGE_SUBNET = "172.30.0.0/16"
+NODE_FROM_A_TASK = "172.30.0.1"
+
+
+def make_gwbridge(host: Host) -> None:
+    if "docker_gwbridge" in docker(host, "network", "ls", "--format", "{{.Name}}").split():
+        return
+    docker(
+        host,
+        "network",
+        "create",
+        "--driver",
+        "bridge",
+        "--subnet",
+        GWBRIDGE_SUBNET,
+        "--gateway",
+        NODE_FROM_A_TASK,
+        "-o",
+        "com.docker.network.bridge.name=docker_gwbridge",
+        "-o",
+        "com.docker.network.bridge.enable_icc=false",
+        "docker_gwbridge",
+    )
+
+
 def form_swarm(topology: Topology) -> None:
     """Init on the first node, join the others as managers, label the app nodes."""
     first, *others = topology.hosts_with("swarm")
+    for host in topology.hosts_with("swarm"):
+        make_gwbridge(host)
     docker(
         first,
         "swarm",
@@ -419,8 +448,10 @@ def form_swarm(topology: Topology) -> None:
 
 
 def container_environment(topology: Topology, secrets: dict[str, str]) -> dict[str, str]:
-    """configs.app_environment for the containers: without the machine's own PATH, HOME, ..."""
-    environment = configs.app_environment(topology, secrets, replica="swarm")
+    """configs.app_environment for the containers: without the machine's own PATH, HOME, ...;
+    the leader through the pgbouncer of the node a task runs on (at docker_gwbridge's gateway)."""
+    node = Host("the task's node", NODE_FROM_A_TASK, ("app",))
+    environment = configs.app_environment(topology, secrets, replica="swarm", host=node)
     for name in HOST_ONLY:
         environment.pop(name, None)
     return environment

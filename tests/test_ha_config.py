@@ -320,7 +320,8 @@ def test_pgbouncer_pools_transactions_on_its_app_host_towards_haproxys_leader_po
     config.read_string(files["shop-h2/pgbouncer.ini"])
     assert config["databases"]["shop"] == "host=10.77.0.100 port=25000 dbname=shop"
     settings = config["pgbouncer"]
-    assert (settings["listen_addr"], settings["listen_port"]) == ("10.77.0.12", "26432")
+    # Every address of its host: the host's own, and docker_gwbridge's gateway for Swarm tasks.
+    assert (settings["listen_addr"], settings["listen_port"]) == ("*", "26432")
     assert settings["pool_mode"] == "transaction"
     assert settings["auth_type"] == "scram-sha-256"
     assert int(settings["default_pool_size"]) == configs.PGBOUNCER_POOL_SIZE
@@ -434,14 +435,13 @@ def test_the_balancer_finds_web_by_dns_and_haproxy_accepts_its_config(swarm_topo
 def test_the_containers_get_the_apps_environment_without_the_machines_own(swarm_topology):
     app = configs.app_environment(swarm_topology, SECRETS, replica="swarm")
     environment = swarm.container_environment(swarm_topology, SECRETS)
-    for name in (
-        "DATABASE_URL",
-        "DATABASE_REPLICA_URLS",
-        "REDIS_SENTINELS",
-        "DJANGO_ALLOWED_HOSTS",
-    ):
+    for name in ("DATABASE_REPLICA_URLS", "REDIS_SENTINELS", "DJANGO_ALLOWED_HOSTS"):
         assert environment[name] == app[name]
     assert not {"PATH", "HOME", "STATIC_ROOT"} & environment.keys()
+    # The leader through the pgbouncer of the task's own node: docker_gwbridge's gateway.
+    primary = environ.Env.db_url_config(environment["DATABASE_URL"])
+    assert (primary["HOST"], primary["PORT"]) == (swarm.NODE_FROM_A_TASK, 26432)
+    assert environment["DATABASE_POOLER"] == "transaction"
     # The broker: database 1 of the Sentinel group, as for every Django process.
     assert environment["REDIS_SENTINEL_BROKER_DB"] == "1"
     assert "CELERY_BROKER_URL" not in environment

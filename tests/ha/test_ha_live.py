@@ -131,7 +131,7 @@ def test_each_app_host_pools_its_database_connections_in_pgbouncer(topology):
         )
         config = {row[0]: row[1] for row in _pgbouncer(topology, host, "SHOW CONFIG")}
         assert config["pool_mode"] == "transaction"
-        assert config["listen_addr"] == host.address
+        assert config["listen_addr"] == "*"
 
 
 def _pgbouncer(topology, host, command: str) -> list[list[str]]:
