@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from drills.load import Shopper, Tally
-from ha import cli, hosts
+from ha import cli, hosts, swarm
 from ha.configs import balancer_url
 
 pytestmark = pytest.mark.ha
@@ -112,6 +112,8 @@ def test_the_shops_cache_lives_on_the_master_the_sentinels_name(topology):
 
 
 def test_celery_workers_on_every_app_host_answer_through_the_sentinel_broker(topology):
+    if swarm.enabled(topology):
+        pytest.skip("on a swarm the workers are its tasks (tests/ha/test_ha_swarm.py)")
     answering = cli.workers_answering(topology, cli.load_secrets())
     assert answering == set(topology.hosts_with("app"))
     assert hosts.running(f"{cli.beat_host(topology).name}-beat")
