@@ -39,6 +39,7 @@ from pathlib import Path
 from bench import report
 from cluster import cluster
 from cluster.cluster import exclusive_use
+from infra import processes
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS_DIRECTORY = REPOSITORY / "bench" / "results"
@@ -80,18 +81,11 @@ def _say(message: str) -> None:
 
 
 def _run(command: list, *, env: dict | None = None, timeout: float = 300.0) -> str:
-    run = subprocess.run(
-        [str(part) for part in command],
-        cwd=REPOSITORY,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if run.returncode != 0:
-        output = (run.stderr or run.stdout).strip().splitlines()[-10:]
-        raise BenchError(f"{' '.join(map(str, command))} failed:\n" + "\n".join(output))
-    return run.stdout
+    """infra's run, failing as a BenchError."""
+    try:
+        return processes.run(command, env=env, cwd=REPOSITORY, timeout=timeout, tail=10)
+    except processes.StepFailed as error:
+        raise BenchError(str(error)) from None
 
 
 # --- The cluster, its database and its app ---------------------------------------------------

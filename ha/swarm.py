@@ -38,6 +38,7 @@ from pathlib import Path
 from ha import configs, hosts
 from ha.paths import DEPLOY, MAIL, MEDIA_ROOT, ROOT, STATE
 from ha.topology import Host, Topology
+from infra import processes
 from infra.paths import VAR
 from infra.processes import render
 
@@ -102,19 +103,11 @@ def missing_packages() -> list[str]:
 
 
 def _run(command: list, *, input: bytes | None = None, timeout: float = 600, env=None) -> str:
-    result = subprocess.run(
-        [str(part) for part in command],
-        input=input,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-        cwd=ROOT,
-        env=env,
-    )
-    if result.returncode != 0:
-        said = (result.stdout + result.stderr).decode(errors="replace").strip().splitlines()
-        raise SwarmError(f"`{' '.join(map(str, command))}` failed:\n  " + "\n  ".join(said[-15:]))
-    return result.stdout.decode(errors="replace")
+    """infra's run, failing as a SwarmError."""
+    try:
+        return processes.run(command, input=input, timeout=timeout, env=env, tail=15)
+    except processes.StepFailed as error:
+        raise SwarmError(str(error)) from None
 
 
 def host_dir(host: Host) -> Path:

@@ -33,21 +33,24 @@ def run(
     cwd: Path = ROOT,
     timeout: float = 600,
     tail: int = 25,
+    input: bytes | None = None,
 ) -> str:
-    """Run a command to completion and return its output; on failure raise with its end."""
+    """Run a command to completion (fed `input`, if any) and return its output; on failure
+    raise with the end of what it said."""
     result = subprocess.run(
         [str(part) for part in command],
         env=env,
         cwd=cwd,
+        input=input,
         capture_output=True,
-        text=True,
         timeout=timeout,
         check=False,
     )
+    stdout = result.stdout.decode(errors="replace")
     if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip().splitlines()[-tail:]
-        raise StepFailed(f"`{' '.join(map(str, command))}` failed:\n  " + "\n  ".join(output))
-    return result.stdout
+        said = (stdout + result.stderr.decode(errors="replace")).strip().splitlines()[-tail:]
+        raise StepFailed(f"`{' '.join(map(str, command))}` failed:\n  " + "\n  ".join(said))
+    return stdout
 
 
 def wait_until(ready: Callable[[], bool], *, seconds: float, interval: float = 0.2) -> bool:
