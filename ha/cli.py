@@ -160,7 +160,7 @@ def wait_for(what: str, ready, *, seconds: float, logs: list[str] = ()) -> None:
     for name in logs:
         path = hosts.logfile(name)
         if path.exists():
-            lines = path.read_text(errors="replace").splitlines()[-15:]
+            lines = path.read_text(errors="replace").splitlines()[-30:]
             tails.append(f"End of {path.relative_to(ROOT)}:\n  " + "\n  ".join(lines))
     why = f"{', '.join(dead)} exited" if dead else f"not ready within {seconds:.0f} s"
     raise HaError(f"{what}: {why}." + "".join(f"\n{t}" for t in tails))
@@ -264,13 +264,28 @@ def start_etcd(topology: Topology) -> None:
         hosts.run_in(host, ["etcd", "--config-file", config], name=f"{host.name}-etcd")
     for host in topology.hosts_with("etcd"):
         url = f"http://{host.address}:{topology.ports.etcd_client}/health"
-        wait_for(
-            f"etcd on {host.name}",
-            lambda url=url: http_json(url)[1].get("health") == "true",
-            seconds=30,
-            logs=[f"{host.name}-etcd"],
-        )
+        name = f"{host.name}-etcd"
+        # A member that exits while the cluster forms (seen once in a while in CI, with nothing
+        # in its log) is started again on its own data, as a service manager would restart it.
+        for attempt in range(1, ETCD_STARTS + 1):
+            try:
+                wait_for(
+                    f"etcd on {host.name}",
+                    lambda url=url: http_json(url)[1].get("health") == "true",
+                    seconds=30,
+                    logs=[name],
+                )
+                break
+            except HaError:
+                if hosts.running(name) or attempt == ETCD_STARTS:
+                    raise
+                log(f"  etcd on {host.name} exited while starting; starting it again")
+                config = HOSTS / host.name / "etcd.yml"
+                hosts.run_in(host, ["etcd", "--config-file", config], name=name)
     log(f"  etcd on {', '.join(h.name for h in topology.hosts_with('etcd'))}")
+
+
+ETCD_STARTS = 3
 
 
 def start_patroni(topology: Topology, host: Host, secret_values: dict[str, str]) -> None:
