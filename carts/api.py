@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from carts.selectors import get_cart
 from carts.services import add_to_cart, remove_line, set_line_quantity
-from shop.api import WholeNumberField
+from shop.inputs import WholeNumberField
 from shop.ratelimits import ratelimit
 
 PRODUCT_PK_MAX = 2**63 - 1

@@ -18,6 +18,7 @@ from redis import RedisError
 from carts import store
 from carts.models import Cart, CartLine
 from carts.store import StoredLine
+from catalog.read_models import Offer
 from catalog.selectors import get_product_offers
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def count_items(*, user, session: SessionBase | None) -> int:
     return sum(line.quantity for line in lines.values())
 
 
-def _item(product_pk: int, line: StoredLine, offer: dict[str, Any] | None) -> dict[str, Any]:
+def _item(product_pk: int, line: StoredLine, offer: Offer | None) -> dict[str, Any]:
     if offer is None:
         return {
             "product_id": product_pk,
@@ -134,7 +135,7 @@ def _item(product_pk: int, line: StoredLine, offer: dict[str, Any] | None) -> di
             "problem": "This product is no longer sold; remove it to check out.",
             "blocking": True,
         }
-    price, stock = offer["price"], offer["stock"]
+    price, stock = offer.price, offer.stock
     problem = ""
     if stock == 0:
         problem = "Out of stock since you added it."
@@ -145,16 +146,16 @@ def _item(product_pk: int, line: StoredLine, offer: dict[str, Any] | None) -> di
         problem = f"The price {direction} from {line.price_when_added} since you added it."
     return {
         "product_id": product_pk,
-        "slug": offer["slug"],
-        "title": offer["title"],
-        "image": offer["image"],
+        "slug": offer.slug,
+        "title": offer.title,
+        "image": offer.image,
         "unit_price": price,
         "quantity": line.quantity,
         "line_total": price * line.quantity,
         "price_when_added": line.price_when_added,
         "price_changed": price != line.price_when_added,
         "available": stock,
-        "in_stock": stock > 0,
+        "in_stock": offer.in_stock,
         "for_sale": True,
         "problem": problem,
         "blocking": line.quantity > stock,  # checkout cannot go ahead with this line as it is

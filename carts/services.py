@@ -4,7 +4,6 @@ database in the same request (at most two statements), so a lost Redis node lose
 
 import logging
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -33,6 +32,7 @@ from carts.selectors import (
     owner_key,
 )
 from carts.store import Change
+from catalog.read_models import Offer
 from catalog.selectors import get_product_offers
 
 log = logging.getLogger(__name__)
@@ -70,29 +70,29 @@ def _forget_cart(*, user, session: SessionBase) -> None:
 # --- Rules ----------------------------------------------------------------------------------
 
 
-def _offer(product_pk: int) -> dict[str, Any]:
+def _offer(product_pk: int) -> Offer:
     offer = get_product_offers(pks=[product_pk]).get(product_pk)
     if offer is None:
         raise ProductUnavailable(f"Product {product_pk} does not exist or is not for sale.")
     return offer
 
 
-def _cap(offer: dict[str, Any]) -> int:
-    return min(settings.CART_LINE_MAX_QUANTITY, offer["stock"])
+def _cap(offer: Offer) -> int:
+    return min(settings.CART_LINE_MAX_QUANTITY, offer.stock)
 
 
-def _refuse(*, offer: dict[str, Any], held: int, wanted: int, reason: str) -> None:
+def _refuse(*, offer: Offer, held: int, wanted: int, reason: str) -> None:
     """Raise the error that explains why `wanted` units of `offer` cannot be in the cart."""
     if reason == "not_in_cart":
         raise LineNotFound()
     if reason == "too_many_lines":
         raise CartFull(f"Your cart already holds {settings.CART_MAX_LINES} different products.")
-    title, line_max = offer["title"], settings.CART_LINE_MAX_QUANTITY
+    title, line_max = offer.title, settings.CART_LINE_MAX_QUANTITY
     if wanted > line_max:
         raise LineLimitReached(f"At most {line_max} of '{title}' per cart; your cart holds {held}.")
-    if offer["stock"] == 0:
+    if offer.stock == 0:
         raise NotEnoughStock(f"'{title}' is out of stock.")
-    raise NotEnoughStock(f"Only {offer['stock']} of '{title}' left; your cart holds {held}.")
+    raise NotEnoughStock(f"Only {offer.stock} of '{title}' left; your cart holds {held}.")
 
 
 # --- Write-through --------------------------------------------------------------------------
@@ -168,7 +168,11 @@ def _change_line(
     *, user, session: SessionBase, product_pk: int, quantity: int, add: bool, must_exist: bool
 ) -> None:
     # Removing a line needs nothing of the product: it may not even be for sale any more.
-    offer = _offer(product_pk) if quantity else {"title": "", "price": Decimal(0), "stock": 0}
+    offer = (
+        _offer(product_pk)
+        if quantity
+        else Offer(pk=product_pk, slug="", title="", price=Decimal(0), stock=0, image="")
+    )
     cart_pk = _cart_for_writing(user=user, session=session)
     guest = not user.is_authenticated
     cap = _cap(offer) if quantity else 0
@@ -181,7 +185,7 @@ def _change_line(
                 product_pk=product_pk,
                 quantity=quantity,
                 cap=cap,
-                price=offer["price"],
+                price=offer.price,
                 **({} if add else {"must_exist": must_exist}),
             )
         except RedisError as error:
@@ -200,7 +204,7 @@ def _change_line(
                     cart_pk=cart_pk,
                     product_pk=product_pk,
                     quantity=quantity,
-                    price=offer["price"],
+                    price=offer.price,
                     add=add,
                 )
             except Exception:
@@ -245,7 +249,7 @@ def _change_in_database(
     if reason:
         _refuse(offer=offer, held=held, wanted=wanted, reason=reason)
     _write_line(
-        cart_pk=cart_pk, product_pk=product_pk, quantity=quantity, price=offer["price"], add=add
+        cart_pk=cart_pk, product_pk=product_pk, quantity=quantity, price=offer.price, add=add
     )
 
 

@@ -11,8 +11,8 @@ from rest_framework.exceptions import ValidationError
 from carts.api import AddItemInput, SetQuantityInput
 from carts.selectors import get_cart
 from carts.services import add_to_cart, remove_line, set_line_quantity
-from shop.api import error_summary
 from shop.exceptions import ShopError
+from shop.inputs import error_summary
 from shop.ratelimits import ratelimit
 
 

@@ -20,7 +20,7 @@ from catalog.selectors import (
     get_product_detail,
     get_product_page,
 )
-from shop.api import WholeNumberField
+from shop.inputs import WholeNumberField
 from shop.links import absolute_url
 from shop.ratelimits import ratelimit
 

@@ -23,6 +23,9 @@ from shop.db_router import read_fresh, replica_catch_up_seconds
 from shop.observability import record_cache_lookup
 
 VERSION_KEY = "catalog:version"
+# Folded into every entry's key: a release that changes what an entry holds (a read model's
+# fields) never reads one cached by the release before it.
+SHAPE = 2
 JUST_WRITTEN_KEY = "catalog:just-written"  # present while replicas may lack the last write
 
 
@@ -61,16 +64,16 @@ def _digest(params: dict[str, Any]) -> str:
 
 
 def product_key(slug: str) -> str:
-    return f"catalog:{catalog_version()}:product:{slug}"
+    return f"catalog:{SHAPE}:{catalog_version()}:product:{slug}"
 
 
 def product_page_key(params: dict[str, Any]) -> str:
-    return f"catalog:{catalog_version()}:products:{_digest(params)}"
+    return f"catalog:{SHAPE}:{catalog_version()}:products:{_digest(params)}"
 
 
 def offer_keys(pks) -> dict[int, str]:
     version = catalog_version()
-    return {pk: f"catalog:{version}:offer:{pk}" for pk in pks}
+    return {pk: f"catalog:{SHAPE}:{version}:offer:{pk}" for pk in pks}
 
 
 def forget_products(pks) -> None:
@@ -79,11 +82,11 @@ def forget_products(pks) -> None:
 
 
 def category_tree_key() -> str:
-    return f"catalog:{catalog_version()}:categories"
+    return f"catalog:{SHAPE}:{catalog_version()}:categories"
 
 
 def home_key() -> str:
-    return f"catalog:{catalog_version()}:home"
+    return f"catalog:{SHAPE}:{catalog_version()}:home"
 
 
 def cached(key: str, kind: str, build: Callable[[], Any], *, label: str = "") -> Any:

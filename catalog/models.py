@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.read_models import in_stock, low_stock
+
 
 def shop_currency() -> str:
     """Return the currency the shop sells in: every price, cart and order is in it (issue 12)."""
@@ -119,11 +121,11 @@ class Product(models.Model):
 
     @property
     def in_stock(self) -> bool:
-        return self.stock > 0
+        return in_stock(self.stock)
 
     @property
     def low_stock(self) -> bool:
-        return 0 < self.stock <= settings.LOW_STOCK_THRESHOLD
+        return low_stock(self.stock)
 
 
 class StockMovement(models.Model):

@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
@@ -19,6 +19,7 @@ from django.db.models import F, Q, QuerySet
 from catalog import cache as catalog_cache
 from catalog.exceptions import CategoryNotFound, PageNotFound, ProductNotFound
 from catalog.models import Category, Product
+from catalog.read_models import Offer
 from shop.db_router import PRIMARY, read_fresh, replica_catch_up_seconds
 
 ORDERINGS = {
@@ -31,6 +32,8 @@ ORDERINGS = {
 }
 DEFAULT_ORDERING = "newest"
 HOME_FEATURED_COUNT = 8
+# Cached for a product that does not exist or is not for sale; falsy, unlike any Offer.
+NOT_FOR_SALE: Literal[False] = False
 SEARCH_CONFIG = "english"
 
 
@@ -337,34 +340,33 @@ def get_product_detail(*, slug: str) -> dict[str, Any]:
     offer = get_product_offers(pks=[detail["id"]]).get(detail["id"])
     if offer is None:
         raise ProductNotFound(f"No product with the slug '{slug}'.")
-    stock = offer["stock"]
     return {
         **detail,
-        "price": offer["price"],
-        "stock": stock,
-        "in_stock": stock > 0,
-        "low_stock": 0 < stock <= settings.LOW_STOCK_THRESHOLD,
+        "price": offer.price,
+        "stock": offer.stock,
+        "in_stock": offer.in_stock,
+        "low_stock": offer.low_stock,
     }
 
 
-def _offer(product: Product) -> dict[str, Any]:
-    return {
-        "pk": product.pk,
-        "slug": product.slug,
-        "title": product.title,
-        "price": product.price,
-        "stock": product.stock,
-        "image": product.image.url if product.image else "",
-    }
+def _offer(product: Product) -> Offer:
+    return Offer(
+        pk=product.pk,
+        slug=product.slug,
+        title=product.title,
+        price=product.price,
+        stock=product.stock,
+        image=product.image.url if product.image else "",
+    )
 
 
-def _remember_offers(offers: dict[int, dict[str, Any]], *, fresh: bool = True) -> None:
+def _remember_offers(offers: dict[int, Offer | Literal[False]], *, fresh: bool = True) -> None:
     keys = catalog_cache.offer_keys(offers)
     lifetime = catalog_cache.ttl("price") if fresh else math.ceil(replica_catch_up_seconds())
     cache.set_many({keys[pk]: offer for pk, offer in offers.items()}, lifetime)
 
 
-def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
+def get_product_offers(*, pks: Iterable[int]) -> dict[int, Offer]:
     """Return what a cart needs of each product for sale among `pks`: title, price, stock.
 
     Cached per product for the price TTL; one cache round trip, and one query for the misses.
@@ -374,7 +376,7 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
     found = cache.get_many(list(keys.values()))
     missing = [pk for pk, key in keys.items() if key not in found]
     if missing:
-        offers = {pk: {} for pk in missing}  # {}: remembered as not for sale
+        offers: dict[int, Offer | Literal[False]] = dict.fromkeys(missing, NOT_FOR_SALE)
         # From the primary: a replica still behind could cache stock an order just took. While
         # the primary is away, from a replica, kept briefly (orders check stock on the primary).
         listed, fresh = read_fresh(lambda: list(_listed_products().filter(pk__in=missing)))

@@ -14,8 +14,8 @@ from catalog.selectors import (
     get_product_detail,
     get_product_page,
 )
-from shop.api import error_summary
 from shop.exceptions import BadRequest
+from shop.inputs import error_summary
 from shop.ratelimits import ratelimit
 
 SORT_CHOICES = [

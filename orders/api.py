@@ -21,7 +21,7 @@ from orders.models import Order
 from orders.payments import is_known_card_token
 from orders.selectors import get_order_for_customer, orders_for_customer
 from orders.services import AddressData, PaymentData, cancel_order, place_order
-from shop.api import StrictTextMixin, TextField, WholeNumberField
+from shop.inputs import StrictTextMixin, TextField, WholeNumberField
 from shop.ratelimits import client_ip, ratelimit
 
 # --- Input --------------------------------------------------------------------------------

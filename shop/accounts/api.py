@@ -26,7 +26,7 @@ from shop.accounts.services import (
     sign_out,
     sign_out_everywhere,
 )
-from shop.api import StrictTextMixin, TextField
+from shop.inputs import StrictTextMixin, TextField
 from shop.ratelimits import (
     limit_password_checks,
     ratelimit,
