@@ -219,7 +219,6 @@ CACHE_TTLS = {
     "home": env.int("CACHE_TTL_HOME", default=10 * 60),
     "category": env.int("CACHE_TTL_CATEGORY", default=15 * 60),
     "guest_cart": env.int("CACHE_TTL_GUEST_CART", default=24 * 60 * 60),
-    "ratelimit": env.int("CACHE_TTL_RATELIMIT", default=60),
 }
 CACHE_TTL_JITTER = env.float("CACHE_TTL_JITTER", default=0.1)
 
