@@ -25,12 +25,6 @@ def money(amount, currency: str = "") -> str:
 
 
 @register.filter
-def low_stock(product: dict) -> bool:
-    """A card has `stock` but no `low_stock`; use the same threshold as Product.low_stock."""
-    return 0 < product.get("stock", 0) <= settings.LOW_STOCK_THRESHOLD
-
-
-@register.filter
 def tint(product_id) -> int:
     """A stable 0..5 colour index for an image placeholder."""
     try:
