@@ -5,10 +5,10 @@ as it is and rendered by both the storefront templates and the API serializers.
 """
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
@@ -66,28 +66,30 @@ class ProductQuery:
 # --- Categories ---------------------------------------------------------------------------
 
 
-def _visible_category_pks(rows: Iterable[tuple[int, int | None, bool]]) -> set[int]:
+def _visible_category_pks(*, rows: Iterable[tuple[int, int | None, bool]]) -> set[int]:
     """Return the pks of the categories shoppers see: active, under active ones up to the root."""
-    parents, active = {}, set()
+    parents: dict[int, int | None] = {}
+    active: set[int] = set()
     for pk, parent_pk, is_active in rows:
         parents[pk] = parent_pk
         if is_active:
             active.add(pk)
     visible: dict[int, bool] = {}
-    for pk in parents:
+    for start in parents:
         path: list[int] = []
-        while pk is not None and pk not in visible and pk not in path:
-            path.append(pk)
-            pk = parents.get(pk)
+        above: int | None = start
+        while above is not None and above not in visible and above not in path:
+            path.append(above)
+            above = parents.get(above)
         # A root's parent is None (shown); a loop (refused by Category.clean) is hidden.
-        shown = visible.get(pk, pk is None)
+        shown = above is None or visible.get(above, False)
         for step in reversed(path):
             shown = shown and step in active
             visible[step] = shown
     return {pk for pk, shown in visible.items() if shown}
 
 
-def _category_url(slug: str) -> str:
+def _category_url(*, slug: str) -> str:
     return reverse("catalog:category", kwargs={"slug": slug})
 
 
@@ -97,19 +99,23 @@ def _build_category_tree() -> CategoryTree:
             "pk", "name", "slug", "parent_id", "description", "is_active"
         )
     )
-    shown = _visible_category_pks((row["pk"], row["parent_id"], row["is_active"]) for row in rows)
-    children: dict[int | None, list[dict]] = {}
+    shown = _visible_category_pks(
+        rows=((row["pk"], row["parent_id"], row["is_active"]) for row in rows)
+    )
+    children: dict[int | None, list[Mapping[str, Any]]] = {}
     for row in rows:
         if row["pk"] in shown:
             children.setdefault(row["parent_id"], []).append(row)
     by_slug: dict[str, CategoryDetail] = {}
 
-    def node(row: dict, ancestors: tuple[CategoryLink, ...]) -> tuple[CategoryNode, list[int]]:
+    def node(
+        *, row: Mapping[str, Any], ancestors: tuple[CategoryLink, ...]
+    ) -> tuple[CategoryNode, list[int]]:
         """Return the row's node and the pks of its subtree, indexing its detail by slug."""
-        link = CategoryLink(name=row["name"], slug=row["slug"], url=_category_url(row["slug"]))
+        link = CategoryLink(name=row["name"], slug=row["slug"], url=_category_url(slug=row["slug"]))
         nodes, pks = [], [row["pk"]]
         for child in children.get(row["pk"], []):
-            child_node, child_pks = node(child, (*ancestors, link))
+            child_node, child_pks = node(row=child, ancestors=(*ancestors, link))
             nodes.append(child_node)
             pks += child_pks
         by_slug[row["slug"]] = CategoryDetail(
@@ -134,14 +140,17 @@ def _build_category_tree() -> CategoryTree:
         )
         return made, pks
 
-    roots = tuple(node(row, ())[0] for row in children.get(None, []))
+    roots = tuple(node(row=row, ancestors=())[0] for row in children.get(None, []))
     hidden = tuple(sorted(row["pk"] for row in rows if row["pk"] not in shown))
     return CategoryTree(roots=roots, by_slug=by_slug, hidden_pks=hidden)
 
 
 def _category_tree() -> CategoryTree:
     return catalog_cache.cached(
-        catalog_cache.category_tree_key(), "category", _build_category_tree, label="category_tree"
+        key=catalog_cache.category_tree_key(),
+        kind="category",
+        build=_build_category_tree,
+        label="category_tree",
     )
 
 
@@ -168,7 +177,7 @@ def hidden_category_pks(*, fresh: bool = False) -> list[int]:
     """
     if fresh:
         rows = list(Category.objects.values_list("pk", "parent_id", "is_active"))
-        shown = _visible_category_pks(rows)
+        shown = _visible_category_pks(rows=rows)
         return [pk for pk, _, _ in rows if pk not in shown]
     return list(_category_tree().hidden_pks)
 
@@ -205,7 +214,7 @@ def _listed_products() -> QuerySet[Product]:
     )
 
 
-def _card_fields(product: Product) -> dict:
+def _card_fields(*, product: Product) -> dict[str, Any]:
     """Return the fields of the product's card, for a ProductCard or a ProductDetail."""
     category = product.category
     return {
@@ -218,19 +227,18 @@ def _card_fields(product: Product) -> dict:
         "stock": product.stock,
         "image": product.image.url if product.image else "",
         "category": CategoryLink(
-            name=category.name, slug=category.slug, url=_category_url(category.slug)
+            name=category.name, slug=category.slug, url=_category_url(slug=category.slug)
         ),
         "created_at": product.created_at,
         "url": reverse("catalog:product", kwargs={"slug": product.slug}),
     }
 
 
-def product_card(product: Product) -> ProductCard:
-    """Return what a listing shows of a product."""
-    return ProductCard(**_card_fields(product))
+def _product_card(*, product: Product) -> ProductCard:
+    return ProductCard(**_card_fields(product=product))
 
 
-def _search(products: QuerySet[Product], text: str) -> QuerySet[Product]:
+def _search(*, products: QuerySet[Product], text: str) -> QuerySet[Product]:
     """Filter to products matching `text`, ranked by relevance (PostgreSQL) or title match."""
     if connection.vendor == "postgresql":
         query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
@@ -253,7 +261,7 @@ def _search(products: QuerySet[Product], text: str) -> QuerySet[Product]:
     return products.order_by("title", "pk")
 
 
-def _filtered(query: ProductQuery) -> QuerySet[Product]:
+def _filtered(*, query: ProductQuery) -> QuerySet[Product]:
     """Return the products the query asks for, in its order (relevance for a search)."""
     products = _listed_products()
     if query.category:
@@ -266,14 +274,14 @@ def _filtered(query: ProductQuery) -> QuerySet[Product]:
         stocked = in_stock_condition()
         products = products.filter(stocked) if query.in_stock else products.exclude(stocked)
     if query.q:
-        products = _search(products, query.q)
+        products = _search(products=products, text=query.q)
     if query.ordering or not query.q:
         products = products.order_by(*ORDERINGS[query.ordering or DEFAULT_ORDERING])
     return products
 
 
-def _build_product_page(query: ProductQuery) -> ProductPage:
-    products = _filtered(query)
+def _build_product_page(*, query: ProductQuery) -> ProductPage:
+    products = _filtered(query=query)
     # Never COUNT(*) a million rows per request: count at most CATALOG_COUNT_CAP of them (a
     # LIMITed subquery), and serve pages up to there, as a search engine's "about 10,000".
     cap = settings.CATALOG_COUNT_CAP
@@ -290,11 +298,14 @@ def _build_product_page(query: ProductQuery) -> ProductPage:
         page=query.page,
         page_size=query.page_size,
         num_pages=num_pages,
-        results=tuple(product_card(product) for product in _page(products, query, start)),
+        results=tuple(
+            _product_card(product=product)
+            for product in _page(products=products, query=query, start=start)
+        ),
     )
 
 
-def _page(products: QuerySet[Product], query: ProductQuery, start: int) -> list[Product]:
+def _page(*, products: QuerySet[Product], query: ProductQuery, start: int) -> list[Product]:
     """Return the page's products, merging per-category index scans for a parent category.
 
     `category_id IN (...)` ordered by price cannot walk the (category, price) index, so on a
@@ -325,13 +336,13 @@ def get_product_page(*, query: ProductQuery) -> ProductPage:
     if query.category:
         get_category(slug=query.category)  # an unknown category is a 404, not an empty page
     return catalog_cache.cached(
-        catalog_cache.product_page_key(asdict(query)),
-        "search" if query.q else "category",
-        lambda: _build_product_page(query),
+        key=catalog_cache.product_page_key(params=asdict(query)),
+        kind="search" if query.q else "category",
+        build=lambda: _build_product_page(query=query),
     )
 
 
-def _build_product_detail(slug: str) -> ProductDetail | Literal[False]:
+def _build_product_detail(*, slug: str) -> ProductDetail | Literal[False]:
     product = (
         for_sale(Product.objects.filter(slug=slug))
         .select_related("category")
@@ -342,9 +353,9 @@ def _build_product_detail(slug: str) -> ProductDetail | Literal[False]:
         return NOT_FOR_SALE
     category = get_category(slug=product.category.slug)
     if product._state.db == PRIMARY:  # a replica's stock may be behind: leave offers to the primary
-        _remember_offers({product.pk: _offer(product)})  # spares get_product_detail a query
+        _remember_offers(offers={product.pk: _offer(product=product)})  # spares a query below
     return ProductDetail(
-        **_card_fields(product),
+        **_card_fields(product=product),
         description=product.description,
         attributes=product.attributes,
         breadcrumbs=(
@@ -358,7 +369,9 @@ def _build_product_detail(slug: str) -> ProductDetail | Literal[False]:
 def get_product_detail(*, slug: str) -> ProductDetail:
     """Return one product for sale with its description, attributes and breadcrumbs; else raise."""
     detail = catalog_cache.cached(
-        catalog_cache.product_key(slug), "product", lambda: _build_product_detail(slug)
+        key=catalog_cache.product_key(slug=slug),
+        kind="product",
+        build=lambda: _build_product_detail(slug=slug),
     )
     if not detail:
         raise ProductNotFound(f"No product with the slug '{slug}'.")
@@ -370,7 +383,7 @@ def get_product_detail(*, slug: str) -> ProductDetail:
     return replace(detail, price=offer.price, stock=offer.stock)
 
 
-def _offer(product: Product) -> Offer:
+def _offer(*, product: Product) -> Offer:
     return Offer(
         pk=product.pk,
         slug=product.slug,
@@ -381,9 +394,9 @@ def _offer(product: Product) -> Offer:
     )
 
 
-def _remember_offers(offers: dict[int, Offer | Literal[False]], *, fresh: bool = True) -> None:
-    keys = catalog_cache.offer_keys(offers)
-    lifetime = catalog_cache.ttl("price") if fresh else math.ceil(replica_catch_up_seconds())
+def _remember_offers(*, offers: dict[int, Offer | Literal[False]], fresh: bool = True) -> None:
+    keys = catalog_cache.offer_keys(pks=offers)
+    lifetime = catalog_cache.ttl(kind="price") if fresh else math.ceil(replica_catch_up_seconds())
     cache.set_many({keys[pk]: offer for pk, offer in offers.items()}, lifetime)
 
 
@@ -393,7 +406,7 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, Offer]:
     Cached per product for the price TTL; one cache round trip, and one query for the misses.
     Products that do not exist or are not for sale are absent from the result.
     """
-    keys = catalog_cache.offer_keys(set(pks))
+    keys = catalog_cache.offer_keys(pks=set(pks))
     found = cache.get_many(list(keys.values()))
     missing = [pk for pk, key in keys.items() if key not in found]
     if missing:
@@ -401,22 +414,22 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, Offer]:
         # From the primary: a replica still behind could cache stock an order just took. While
         # the primary is away, from a replica, kept briefly (orders check stock on the primary).
         listed, fresh = read_fresh(lambda: list(_listed_products().filter(pk__in=missing)))
-        offers.update({product.pk: _offer(product) for product in listed})
-        _remember_offers(offers, fresh=fresh)
+        offers.update({product.pk: _offer(product=product) for product in listed})
+        _remember_offers(offers=offers, fresh=fresh)
         found.update({keys[pk]: offer for pk, offer in offers.items()})
     return {pk: found[key] for pk, key in keys.items() if found.get(key)}
 
 
 def _build_home() -> HomePage:
     featured = _listed_products().filter(is_featured=True).order_by("-created_at", "-pk")
-    cards = [product_card(product) for product in featured[:HOME_FEATURED_COUNT]]
+    cards = [_product_card(product=product) for product in featured[:HOME_FEATURED_COUNT]]
     if len(cards) < HOME_FEATURED_COUNT:
         newest = _listed_products().exclude(pk__in=[card.pk for card in cards])
         newest = newest.order_by("-created_at")[: HOME_FEATURED_COUNT - len(cards)]
-        cards += [product_card(product) for product in newest]
+        cards += [_product_card(product=product) for product in newest]
     return HomePage(featured=tuple(cards))
 
 
 def get_home() -> HomePage:
     """Return the home page's featured products (topped up with the newest)."""
-    return catalog_cache.cached(catalog_cache.home_key(), "home", _build_home)
+    return catalog_cache.cached(key=catalog_cache.home_key(), kind="home", build=_build_home)

@@ -8,13 +8,13 @@ is in.
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.cache import bump_catalog_version
 from catalog.models import Category, Product, StockMovement
+from shop.accounts.models import User
 
 
 def _invalidate_on_commit() -> None:
@@ -26,7 +26,7 @@ def save_product(
     *,
     product: Product,
     fields: Iterable[str] | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     note: str = "",
 ) -> Product:
     """Create or update a product (only `fields`, when given) and refresh the catalog cache."""
@@ -38,7 +38,7 @@ def save_product_step(
     *,
     product: Product,
     fields: Iterable[str] | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     note: str = "",
 ) -> Product:
     """Save the product as `save_product` does, within the caller's transaction (the admin).
