@@ -6,7 +6,6 @@ from rest_framework.exceptions import ValidationError
 
 from catalog.inputs import parse_product_query
 from catalog.selectors import (
-    ORDERINGS,
     ProductQuery,
     get_category,
     get_category_tree,
@@ -72,5 +71,5 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "catalog/search.html",
-        {"page": page, "query": query, "sort_choices": SORT_CHOICES, "orderings": ORDERINGS},
+        {"page": page, "query": query, "sort_choices": SORT_CHOICES},
     )

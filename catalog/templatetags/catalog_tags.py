@@ -3,7 +3,8 @@
 from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.conf import settings
+
+from catalog.models import shop_currency
 
 register = template.Library()
 
@@ -18,7 +19,7 @@ def money(amount, currency: str = "") -> str:
         value = Decimal(str(amount))
     except (InvalidOperation, ValueError):
         return ""
-    code = (currency or settings.SHOP_CURRENCY).upper()
+    code = (currency or shop_currency()).upper()
     digits = f"{value:,.2f}"
     symbol = CURRENCY_SYMBOLS.get(code)
     return f"{symbol}{digits}" if symbol else f"{digits} {code}"
