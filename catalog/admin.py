@@ -53,7 +53,7 @@ STOCK_LEVELS = {"out": "Out of stock", "low": "Low", "in": "In stock"}
 STOCK_LEVEL_CLASSES = {"out": "stock-out", "low": "stock-low"}
 
 
-def stock_level(product: Product) -> str:
+def stock_level(*, product: Product) -> str:
     """Return the product's key in STOCK_LEVELS (the rules are catalog.read_models')."""
     if not product.in_stock:
         return "out"
@@ -162,7 +162,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.display(description="Stock level", ordering="stock")
     def stock_badge(self, product: Product) -> str:
-        level = stock_level(product)
+        level = stock_level(product=product)
         if level not in STOCK_LEVEL_CLASSES:
             return STOCK_LEVELS[level]
         return format_html(
