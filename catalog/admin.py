@@ -1,5 +1,8 @@
 """Operators' catalog admin. Every write goes through catalog.services, so the cache follows.
 
+The form, delete and list-edit views save inside a transaction Django's admin opens itself, so
+they call the services' steps; the actions, which run in none, call the services.
+
 Stock edits are recorded as StockMovements with the operator as actor; the low-stock view is the
 product list filtered by StockLevelFilter.
 """
@@ -12,11 +15,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from catalog.models import Category, Product, StockMovement
+from catalog.read_models import in_stock_condition, low_stock_condition
 from catalog.services import (
     delete_categories,
+    delete_categories_step,
     delete_products,
-    save_category,
-    save_product,
+    delete_products_step,
+    save_category_step,
+    save_product_step,
     set_products_active,
 )
 from shop.admin import ReadOnlyAdmin
@@ -33,10 +39,10 @@ class CategoryAdmin(admin.ModelAdmin):
     autocomplete_fields = ["parent"]
 
     def save_model(self, request: HttpRequest, obj: Category, form, change: bool) -> None:
-        save_category(category=obj)
+        save_category_step(category=obj)
 
     def delete_model(self, request: HttpRequest, obj: Category) -> None:
-        delete_categories(categories=Category.objects.filter(pk=obj.pk))
+        delete_categories_step(categories=Category.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Category]) -> None:
         delete_categories(categories=queryset)
@@ -47,8 +53,8 @@ STOCK_LEVELS = {"out": "Out of stock", "low": "Low", "in": "In stock"}
 STOCK_LEVEL_CLASSES = {"out": "stock-out", "low": "stock-low"}
 
 
-def stock_level(product: Product) -> str:
-    """Return the product's key in STOCK_LEVELS (the thresholds are Product.low_stock's)."""
+def stock_level(*, product: Product) -> str:
+    """Return the product's key in STOCK_LEVELS (the rules are catalog.read_models')."""
     if not product.in_stock:
         return "out"
     return "low" if product.low_stock else "in"
@@ -72,14 +78,13 @@ class StockLevelFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
-        threshold = settings.LOW_STOCK_THRESHOLD
         match self.value():
             case "out":
-                return queryset.filter(stock=0)
+                return queryset.exclude(in_stock_condition())
             case "low":
-                return queryset.filter(stock__gt=0, stock__lte=threshold)
+                return queryset.filter(low_stock_condition())
             case "in":
-                return queryset.filter(stock__gt=threshold)
+                return queryset.filter(in_stock_condition()).exclude(low_stock_condition())
         return queryset
 
 
@@ -157,7 +162,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.display(description="Stock level", ordering="stock")
     def stock_badge(self, product: Product) -> str:
-        level = stock_level(product)
+        level = stock_level(product=product)
         if level not in STOCK_LEVEL_CLASSES:
             return STOCK_LEVELS[level]
         return format_html(
@@ -173,7 +178,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         # The product list's editable columns (list_editable) are saved through here too.
-        save_product(
+        save_product_step(
             product=obj,
             fields=form.changed_data if change else None,
             actor=request.user,
@@ -181,7 +186,7 @@ class ProductAdmin(admin.ModelAdmin):
         )
 
     def delete_model(self, request: HttpRequest, obj: Product) -> None:
-        delete_products(products=Product.objects.filter(pk=obj.pk))
+        delete_products_step(products=Product.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         delete_products(products=queryset)

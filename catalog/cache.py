@@ -13,8 +13,8 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,11 +25,13 @@ from shop.observability import record_cache_lookup
 VERSION_KEY = "catalog:version"
 # Folded into every entry's key: a release that changes what an entry holds (a read model's
 # fields) never reads one cached by the release before it.
-SHAPE = 2
+SHAPE = 3
 JUST_WRITTEN_KEY = "catalog:just-written"  # present while replicas may lack the last write
 
+Value = TypeVar("Value")
 
-def ttl(kind: str) -> int:
+
+def ttl(*, kind: str) -> int:
     """Return the lifetime of `kind` in seconds, jittered so keys do not expire together."""
     base = settings.CACHE_TTLS[kind]
     spread = settings.CACHE_TTL_JITTER
@@ -58,38 +60,43 @@ def _just_written() -> bool:
     return bool(settings.DATABASE_REPLICA_ALIASES) and bool(cache.get(JUST_WRITTEN_KEY))
 
 
-def _digest(params: dict[str, Any]) -> str:
+def _digest(*, params: dict[str, Any]) -> str:
     canonical = json.dumps(params, sort_keys=True, default=str)
     return hashlib.blake2s(canonical.encode(), digest_size=12).hexdigest()
 
 
-def product_key(slug: str) -> str:
+def product_key(*, slug: str) -> str:
+    """Return the key of a product page's entry."""
     return f"catalog:{SHAPE}:{catalog_version()}:product:{slug}"
 
 
-def product_page_key(params: dict[str, Any]) -> str:
-    return f"catalog:{SHAPE}:{catalog_version()}:products:{_digest(params)}"
+def product_page_key(*, params: dict[str, Any]) -> str:
+    """Return the key of a listing's or a search's page, from its parameters."""
+    return f"catalog:{SHAPE}:{catalog_version()}:products:{_digest(params=params)}"
 
 
-def offer_keys(pks) -> dict[int, str]:
+def offer_keys(*, pks: Iterable[int]) -> dict[int, str]:
+    """Return the key of each product's offer, by product pk."""
     version = catalog_version()
     return {pk: f"catalog:{SHAPE}:{version}:offer:{pk}" for pk in pks}
 
 
-def forget_products(pks) -> None:
+def forget_products(*, pks: Iterable[int]) -> None:
     """Drop the products' offers (price and stock), so the next read sees their new stock."""
-    cache.delete_many(list(offer_keys(pks).values()))
+    cache.delete_many(list(offer_keys(pks=pks).values()))
 
 
 def category_tree_key() -> str:
+    """Return the key of the category tree."""
     return f"catalog:{SHAPE}:{catalog_version()}:categories"
 
 
 def home_key() -> str:
+    """Return the key of the home page's featured products."""
     return f"catalog:{SHAPE}:{catalog_version()}:home"
 
 
-def cached(key: str, kind: str, build: Callable[[], Any], *, label: str = "") -> Any:
+def cached(*, key: str, kind: str, build: Callable[[], Value], label: str = "") -> Value:
     """Return the value under `key`, building and storing it (for `kind`'s TTL) on a miss.
 
     Hits and misses are counted under `label`, else under `kind`.
@@ -99,5 +106,7 @@ def cached(key: str, kind: str, build: Callable[[], Any], *, label: str = "") ->
     if value is None:
         value, fresh = read_fresh(build) if _just_written() else (build(), True)
         # Built from a replica while the primary was away: kept only until replicas catch up.
-        cache.set(key, value, timeout=ttl(kind) if fresh else math.ceil(replica_catch_up_seconds()))
+        cache.set(
+            key, value, timeout=ttl(kind=kind) if fresh else math.ceil(replica_catch_up_seconds())
+        )
     return value

@@ -1,13 +1,18 @@
 """What catalog reads return: named, typed, frozen values, cached and rendered as they are.
 
 The derived rules (in stock, low stock) are defined here once, as functions of the units on
-hand, and every read model, serializer, template, the cart and the checkout use them.
+hand with their query forms next to them, and every read model, serializer, template, the admin,
+the cart and the checkout use them. A read model carries the URLs its template links to, worked
+out once when it is built (and cached), so a listing's template resolves none.
 """
 
+import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 
 
 def in_stock(stock: int) -> bool:
@@ -15,9 +20,19 @@ def in_stock(stock: int) -> bool:
     return stock > 0
 
 
+def in_stock_condition() -> Q:
+    """Return the query form of `in_stock`, for filtering products."""
+    return Q(stock__gt=0)
+
+
 def low_stock(stock: int) -> bool:
     """Return whether few units are left (at most LOW_STOCK_THRESHOLD), but some are."""
     return 0 < stock <= settings.LOW_STOCK_THRESHOLD
+
+
+def low_stock_condition() -> Q:
+    """Return the query form of `low_stock`, for filtering products."""
+    return Q(stock__gt=0, stock__lte=settings.LOW_STOCK_THRESHOLD)
 
 
 @dataclass(frozen=True)
@@ -39,3 +54,101 @@ class Offer:
     @property
     def low_stock(self) -> bool:
         return low_stock(self.stock)
+
+
+@dataclass(frozen=True)
+class CategoryLink:
+    """A category as a link: in a product's breadcrumbs, a card, or a category's children."""
+
+    name: str
+    slug: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CategoryNode:
+    """A shown category in the category tree (the menu, the home page's tiles, the API)."""
+
+    pk: int
+    name: str
+    slug: str
+    description: str
+    url: str
+    children: tuple["CategoryNode", ...]
+
+
+@dataclass(frozen=True)
+class CategoryDetail:
+    """What a category page shows of its category, and the categories its listing covers."""
+
+    pk: int
+    name: str
+    slug: str
+    description: str
+    url: str
+    ancestors: tuple[CategoryLink, ...]
+    children: tuple[CategoryLink, ...]
+    subtree_pks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CategoryTree:
+    """The whole shown tree, cached as one entry: roots, each category by slug, the hidden."""
+
+    roots: tuple[CategoryNode, ...]
+    by_slug: dict[str, CategoryDetail]
+    hidden_pks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    """What a listing (category page, search, home page) shows of a product."""
+
+    pk: int
+    sku: str
+    slug: str
+    title: str
+    brand: str
+    price: Decimal
+    stock: int
+    image: str
+    category: CategoryLink
+    created_at: datetime.datetime
+    url: str
+
+    @property
+    def in_stock(self) -> bool:
+        return in_stock(self.stock)
+
+    @property
+    def low_stock(self) -> bool:
+        return low_stock(self.stock)
+
+
+@dataclass(frozen=True)
+class ProductDetail(ProductCard):
+    """What the product page shows: the card, its description, attributes and breadcrumbs."""
+
+    description: str
+    attributes: dict[str, Any]
+    breadcrumbs: tuple[CategoryLink, ...]
+    updated_at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    """One page of a listing or a search; `count` stops at CATALOG_COUNT_CAP (`count_capped`)."""
+
+    count: int
+    count_capped: bool
+    page: int
+    page_size: int
+    num_pages: int
+    results: tuple[ProductCard, ...]
+
+
+@dataclass(frozen=True)
+class HomePage:
+    """The home page's featured products, topped up with the newest."""
+
+    featured: tuple[ProductCard, ...]

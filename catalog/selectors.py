@@ -1,12 +1,12 @@
 """Catalog reads: querysets shaped for one page or endpoint, behind the catalog cache.
 
-Everything returned here is plain data (dicts and lists) so that it can be cached as it is and
-rendered by both the storefront templates and the API serializers.
+Everything returned here is a read model (catalog/read_models.py): a frozen value that is cached
+as it is and rendered by both the storefront templates and the API serializers.
 """
 
 import math
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -15,11 +15,23 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordS
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.urls import reverse
 
 from catalog import cache as catalog_cache
 from catalog.exceptions import CategoryNotFound, PageNotFound, ProductNotFound
 from catalog.models import Category, Product
-from catalog.read_models import Offer
+from catalog.read_models import (
+    CategoryDetail,
+    CategoryLink,
+    CategoryNode,
+    CategoryTree,
+    HomePage,
+    Offer,
+    ProductCard,
+    ProductDetail,
+    ProductPage,
+    in_stock_condition,
+)
 from shop.db_router import PRIMARY, read_fresh, replica_catch_up_seconds
 
 ORDERINGS = {
@@ -32,7 +44,7 @@ ORDERINGS = {
 }
 DEFAULT_ORDERING = "newest"
 HOME_FEATURED_COUNT = 8
-# Cached for a product that does not exist or is not for sale; falsy, unlike any Offer.
+# Cached for a product that does not exist or is not for sale; falsy, unlike any read model.
 NOT_FOR_SALE: Literal[False] = False
 SEARCH_CONFIG = "english"
 
@@ -48,93 +60,108 @@ class ProductQuery:
     in_stock: bool | None = None
     ordering: str | None = None
     page: int = 1
-    page_size: int = settings.CATALOG_PAGE_SIZE
+    page_size: int = field(default_factory=lambda: settings.CATALOG_PAGE_SIZE)
 
 
 # --- Categories ---------------------------------------------------------------------------
 
 
-def _visible_category_pks(rows: Iterable[tuple[int, int | None, bool]]) -> set[int]:
+def _visible_category_pks(*, rows: Iterable[tuple[int, int | None, bool]]) -> set[int]:
     """Return the pks of the categories shoppers see: active, under active ones up to the root."""
-    parents, active = {}, set()
+    parents: dict[int, int | None] = {}
+    active: set[int] = set()
     for pk, parent_pk, is_active in rows:
         parents[pk] = parent_pk
         if is_active:
             active.add(pk)
     visible: dict[int, bool] = {}
-    for pk in parents:
+    for start in parents:
         path: list[int] = []
-        while pk is not None and pk not in visible and pk not in path:
-            path.append(pk)
-            pk = parents.get(pk)
+        above: int | None = start
+        while above is not None and above not in visible and above not in path:
+            path.append(above)
+            above = parents.get(above)
         # A root's parent is None (shown); a loop (refused by Category.clean) is hidden.
-        shown = visible.get(pk, pk is None)
+        shown = above is None or visible.get(above, False)
         for step in reversed(path):
             shown = shown and step in active
             visible[step] = shown
     return {pk for pk, shown in visible.items() if shown}
 
 
-def _build_category_tree() -> dict[str, Any]:
+def _category_url(*, slug: str) -> str:
+    return reverse("catalog:category", kwargs={"slug": slug})
+
+
+def _build_category_tree() -> CategoryTree:
     rows = list(
         Category.objects.order_by("position", "name").values(
             "pk", "name", "slug", "parent_id", "description", "is_active"
         )
     )
-    shown = _visible_category_pks((row["pk"], row["parent_id"], row["is_active"]) for row in rows)
-    nodes = {
-        row["pk"]: {
-            "pk": row["pk"],
-            "name": row["name"],
-            "slug": row["slug"],
-            "parent_id": row["parent_id"],
-            "description": row["description"],
-            "children": [],
-        }
-        for row in rows
-        if row["pk"] in shown
-    }
-    roots = []
-    for node in nodes.values():
-        parent = node["parent_id"]
-        (nodes[parent]["children"] if parent is not None else roots).append(node)
-    by_slug: dict[str, dict[str, Any]] = {}
+    shown = _visible_category_pks(
+        rows=((row["pk"], row["parent_id"], row["is_active"]) for row in rows)
+    )
+    children: dict[int | None, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row["pk"] in shown:
+            children.setdefault(row["parent_id"], []).append(row)
+    by_slug: dict[str, CategoryDetail] = {}
 
-    def index(node: dict[str, Any], ancestors: list[dict[str, str]]) -> list[int]:
-        pks = [node["pk"]]
-        for child in node["children"]:
-            pks += index(child, [*ancestors, {"name": node["name"], "slug": node["slug"]}])
-        by_slug[node["slug"]] = {
-            "pk": node["pk"],
-            "name": node["name"],
-            "slug": node["slug"],
-            "description": node["description"],
-            "ancestors": ancestors,
-            "children": [{"name": c["name"], "slug": c["slug"]} for c in node["children"]],
-            "subtree_pks": pks,
-        }
-        return pks
+    def node(
+        *, row: Mapping[str, Any], ancestors: tuple[CategoryLink, ...]
+    ) -> tuple[CategoryNode, list[int]]:
+        """Return the row's node and the pks of its subtree, indexing its detail by slug."""
+        link = CategoryLink(name=row["name"], slug=row["slug"], url=_category_url(slug=row["slug"]))
+        nodes, pks = [], [row["pk"]]
+        for child in children.get(row["pk"], []):
+            child_node, child_pks = node(row=child, ancestors=(*ancestors, link))
+            nodes.append(child_node)
+            pks += child_pks
+        by_slug[row["slug"]] = CategoryDetail(
+            pk=row["pk"],
+            name=row["name"],
+            slug=row["slug"],
+            description=row["description"],
+            url=link.url,
+            ancestors=ancestors,
+            children=tuple(
+                CategoryLink(name=child.name, slug=child.slug, url=child.url) for child in nodes
+            ),
+            subtree_pks=tuple(pks),
+        )
+        made = CategoryNode(
+            pk=row["pk"],
+            name=row["name"],
+            slug=row["slug"],
+            description=row["description"],
+            url=link.url,
+            children=tuple(nodes),
+        )
+        return made, pks
 
-    for root in roots:
-        index(root, [])
-    hidden = sorted(row["pk"] for row in rows if row["pk"] not in shown)
-    return {"roots": roots, "by_slug": by_slug, "hidden_pks": hidden}
+    roots = tuple(node(row=row, ancestors=())[0] for row in children.get(None, []))
+    hidden = tuple(sorted(row["pk"] for row in rows if row["pk"] not in shown))
+    return CategoryTree(roots=roots, by_slug=by_slug, hidden_pks=hidden)
 
 
-def _category_tree() -> dict[str, Any]:
+def _category_tree() -> CategoryTree:
     return catalog_cache.cached(
-        catalog_cache.category_tree_key(), "category", _build_category_tree, label="category_tree"
+        key=catalog_cache.category_tree_key(),
+        kind="category",
+        build=_build_category_tree,
+        label="category_tree",
     )
 
 
-def get_category_tree() -> list[dict[str, Any]]:
-    """Return the active category tree: roots, each with its nested `children`."""
-    return _category_tree()["roots"]
+def get_category_tree() -> tuple[CategoryNode, ...]:
+    """Return the shown category tree: roots, each with its nested `children`."""
+    return _category_tree().roots
 
 
-def get_category(*, slug: str) -> dict[str, Any]:
-    """Return one active category with its ancestors, children and subtree; else raise."""
-    category = _category_tree()["by_slug"].get(slug)
+def get_category(*, slug: str) -> CategoryDetail:
+    """Return one shown category with its ancestors, children and subtree; else raise."""
+    category = _category_tree().by_slug.get(slug)
     if category is None:
         raise CategoryNotFound(f"No category with the slug '{slug}'.")
     return category
@@ -150,9 +177,9 @@ def hidden_category_pks(*, fresh: bool = False) -> list[int]:
     """
     if fresh:
         rows = list(Category.objects.values_list("pk", "parent_id", "is_active"))
-        shown = _visible_category_pks(rows)
+        shown = _visible_category_pks(rows=rows)
         return [pk for pk, _, _ in rows if pk not in shown]
-    return _category_tree()["hidden_pks"]
+    return list(_category_tree().hidden_pks)
 
 
 def for_sale(products: QuerySet[Product], *, fresh: bool = False) -> QuerySet[Product]:
@@ -187,24 +214,31 @@ def _listed_products() -> QuerySet[Product]:
     )
 
 
-def product_card(product: Product) -> dict[str, Any]:
-    """Return what a listing shows of a product."""
+def _card_fields(*, product: Product) -> dict[str, Any]:
+    """Return the fields of the product's card, for a ProductCard or a ProductDetail."""
+    category = product.category
     return {
-        "id": product.pk,
+        "pk": product.pk,
         "sku": product.sku,
         "slug": product.slug,
         "title": product.title,
         "brand": product.brand,
         "price": product.price,
         "stock": product.stock,
-        "in_stock": product.stock > 0,
         "image": product.image.url if product.image else "",
-        "category": {"name": product.category.name, "slug": product.category.slug},
+        "category": CategoryLink(
+            name=category.name, slug=category.slug, url=_category_url(slug=category.slug)
+        ),
         "created_at": product.created_at,
+        "url": reverse("catalog:product", kwargs={"slug": product.slug}),
     }
 
 
-def _search(products: QuerySet[Product], text: str) -> QuerySet[Product]:
+def _product_card(*, product: Product) -> ProductCard:
+    return ProductCard(**_card_fields(product=product))
+
+
+def _search(*, products: QuerySet[Product], text: str) -> QuerySet[Product]:
     """Filter to products matching `text`, ranked by relevance (PostgreSQL) or title match."""
     if connection.vendor == "postgresql":
         query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
@@ -227,25 +261,27 @@ def _search(products: QuerySet[Product], text: str) -> QuerySet[Product]:
     return products.order_by("title", "pk")
 
 
-def _filtered(query: ProductQuery) -> QuerySet[Product]:
+def _filtered(*, query: ProductQuery) -> QuerySet[Product]:
+    """Return the products the query asks for, in its order (relevance for a search)."""
     products = _listed_products()
     if query.category:
-        products = products.filter(category_id__in=get_category(slug=query.category)["subtree_pks"])
+        products = products.filter(category_id__in=get_category(slug=query.category).subtree_pks)
     if query.min_price is not None:
         products = products.filter(price__gte=query.min_price)
     if query.max_price is not None:
         products = products.filter(price__lte=query.max_price)
     if query.in_stock is not None:
-        products = products.filter(stock__gt=0) if query.in_stock else products.filter(stock=0)
+        stocked = in_stock_condition()
+        products = products.filter(stocked) if query.in_stock else products.exclude(stocked)
     if query.q:
-        products = _search(products, query.q)
+        products = _search(products=products, text=query.q)
     if query.ordering or not query.q:
         products = products.order_by(*ORDERINGS[query.ordering or DEFAULT_ORDERING])
     return products
 
 
-def _build_product_page(query: ProductQuery) -> dict[str, Any]:
-    products = _filtered(query)
+def _build_product_page(*, query: ProductQuery) -> ProductPage:
+    products = _filtered(query=query)
     # Never COUNT(*) a million rows per request: count at most CATALOG_COUNT_CAP of them (a
     # LIMITed subquery), and serve pages up to there, as a search engine's "about 10,000".
     cap = settings.CATALOG_COUNT_CAP
@@ -256,17 +292,20 @@ def _build_product_page(query: ProductQuery) -> dict[str, Any]:
     if query.page > num_pages:
         raise PageNotFound(f"Invalid page {query.page}: the last page is {num_pages}.")
     start = (query.page - 1) * query.page_size
-    return {
-        "count": count,
-        "count_capped": capped,
-        "page": query.page,
-        "page_size": query.page_size,
-        "num_pages": num_pages,
-        "results": [product_card(p) for p in _page(products, query, start)],
-    }
+    return ProductPage(
+        count=count,
+        count_capped=capped,
+        page=query.page,
+        page_size=query.page_size,
+        num_pages=num_pages,
+        results=tuple(
+            _product_card(product=product)
+            for product in _page(products=products, query=query, start=start)
+        ),
+    )
 
 
-def _page(products: QuerySet[Product], query: ProductQuery, start: int) -> list[Product]:
+def _page(*, products: QuerySet[Product], query: ProductQuery, start: int) -> list[Product]:
     """Return the page's products, merging per-category index scans for a parent category.
 
     `category_id IN (...)` ordered by price cannot walk the (category, price) index, so on a
@@ -274,7 +313,7 @@ def _page(products: QuerySet[Product], query: ProductQuery, start: int) -> list[
     category, merged, reads at most a page's worth from each.
     """
     end = start + query.page_size
-    subtree = get_category(slug=query.category)["subtree_pks"] if query.category else []
+    subtree = get_category(slug=query.category).subtree_pks if query.category else ()
     if len(subtree) < 2 or query.q or connection.vendor != "postgresql":
         return list(products[start:end])
     ordering = ORDERINGS[query.ordering or DEFAULT_ORDERING]
@@ -289,21 +328,21 @@ def _page(products: QuerySet[Product], query: ProductQuery, start: int) -> list[
     return [found[pk] for pk in pks if pk in found]
 
 
-def get_product_page(*, query: ProductQuery) -> dict[str, Any]:
-    """Return one page of products: `{count, page, page_size, num_pages, results}`.
+def get_product_page(*, query: ProductQuery) -> ProductPage:
+    """Return one page of the products the query asks for, or raise PageNotFound past the last.
 
     Cached per query: searches for the search TTL, plain listings for the category TTL.
     """
     if query.category:
         get_category(slug=query.category)  # an unknown category is a 404, not an empty page
     return catalog_cache.cached(
-        catalog_cache.product_page_key(asdict(query)),
-        "search" if query.q else "category",
-        lambda: _build_product_page(query),
+        key=catalog_cache.product_page_key(params=asdict(query)),
+        kind="search" if query.q else "category",
+        build=lambda: _build_product_page(query=query),
     )
 
 
-def _build_product_detail(slug: str) -> dict[str, Any] | None:
+def _build_product_detail(*, slug: str) -> ProductDetail | Literal[False]:
     product = (
         for_sale(Product.objects.filter(slug=slug))
         .select_related("category")
@@ -311,45 +350,40 @@ def _build_product_detail(slug: str) -> dict[str, Any] | None:
         .first()
     )
     if product is None:
-        return None
+        return NOT_FOR_SALE
     category = get_category(slug=product.category.slug)
     if product._state.db == PRIMARY:  # a replica's stock may be behind: leave offers to the primary
-        _remember_offers({product.pk: _offer(product)})  # spares get_product_detail a query
-    return {
-        **product_card(product),
-        "description": product.description,
-        "attributes": product.attributes,
-        "low_stock": product.low_stock,
-        "breadcrumbs": [
-            *category["ancestors"],
-            {"name": category["name"], "slug": category["slug"]},
-        ],
-        "updated_at": product.updated_at,
-    }
+        _remember_offers(offers={product.pk: _offer(product=product)})  # spares a query below
+    return ProductDetail(
+        **_card_fields(product=product),
+        description=product.description,
+        attributes=product.attributes,
+        breadcrumbs=(
+            *category.ancestors,
+            CategoryLink(name=category.name, slug=category.slug, url=category.url),
+        ),
+        updated_at=product.updated_at,
+    )
 
 
-def get_product_detail(*, slug: str) -> dict[str, Any]:
-    """Return one active product with its description, attributes and breadcrumbs; else raise."""
+def get_product_detail(*, slug: str) -> ProductDetail:
+    """Return one product for sale with its description, attributes and breadcrumbs; else raise."""
     detail = catalog_cache.cached(
-        catalog_cache.product_key(slug), "product", lambda: _build_product_detail(slug) or {}
+        key=catalog_cache.product_key(slug=slug),
+        kind="product",
+        build=lambda: _build_product_detail(slug=slug),
     )
     if not detail:
         raise ProductNotFound(f"No product with the slug '{slug}'.")
     # Price and stock move faster than the rest: they come from the product's offer, which
     # lives for the price TTL and is dropped whenever an order takes or returns stock.
-    offer = get_product_offers(pks=[detail["id"]]).get(detail["id"])
+    offer = get_product_offers(pks=[detail.pk]).get(detail.pk)
     if offer is None:
         raise ProductNotFound(f"No product with the slug '{slug}'.")
-    return {
-        **detail,
-        "price": offer.price,
-        "stock": offer.stock,
-        "in_stock": offer.in_stock,
-        "low_stock": offer.low_stock,
-    }
+    return replace(detail, price=offer.price, stock=offer.stock)
 
 
-def _offer(product: Product) -> Offer:
+def _offer(*, product: Product) -> Offer:
     return Offer(
         pk=product.pk,
         slug=product.slug,
@@ -360,9 +394,9 @@ def _offer(product: Product) -> Offer:
     )
 
 
-def _remember_offers(offers: dict[int, Offer | Literal[False]], *, fresh: bool = True) -> None:
-    keys = catalog_cache.offer_keys(offers)
-    lifetime = catalog_cache.ttl("price") if fresh else math.ceil(replica_catch_up_seconds())
+def _remember_offers(*, offers: dict[int, Offer | Literal[False]], fresh: bool = True) -> None:
+    keys = catalog_cache.offer_keys(pks=offers)
+    lifetime = catalog_cache.ttl(kind="price") if fresh else math.ceil(replica_catch_up_seconds())
     cache.set_many({keys[pk]: offer for pk, offer in offers.items()}, lifetime)
 
 
@@ -372,7 +406,7 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, Offer]:
     Cached per product for the price TTL; one cache round trip, and one query for the misses.
     Products that do not exist or are not for sale are absent from the result.
     """
-    keys = catalog_cache.offer_keys(set(pks))
+    keys = catalog_cache.offer_keys(pks=set(pks))
     found = cache.get_many(list(keys.values()))
     missing = [pk for pk, key in keys.items() if key not in found]
     if missing:
@@ -380,21 +414,22 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, Offer]:
         # From the primary: a replica still behind could cache stock an order just took. While
         # the primary is away, from a replica, kept briefly (orders check stock on the primary).
         listed, fresh = read_fresh(lambda: list(_listed_products().filter(pk__in=missing)))
-        offers.update({product.pk: _offer(product) for product in listed})
-        _remember_offers(offers, fresh=fresh)
+        offers.update({product.pk: _offer(product=product) for product in listed})
+        _remember_offers(offers=offers, fresh=fresh)
         found.update({keys[pk]: offer for pk, offer in offers.items()})
     return {pk: found[key] for pk, key in keys.items() if found.get(key)}
 
 
-def _build_home() -> dict[str, Any]:
+def _build_home() -> HomePage:
     featured = _listed_products().filter(is_featured=True).order_by("-created_at", "-pk")
-    cards = [product_card(p) for p in featured[:HOME_FEATURED_COUNT]]
+    cards = [_product_card(product=product) for product in featured[:HOME_FEATURED_COUNT]]
     if len(cards) < HOME_FEATURED_COUNT:
-        newest = _listed_products().exclude(pk__in=[c["id"] for c in cards]).order_by("-created_at")
-        cards += [product_card(p) for p in newest[: HOME_FEATURED_COUNT - len(cards)]]
-    return {"featured": cards}
+        newest = _listed_products().exclude(pk__in=[card.pk for card in cards])
+        newest = newest.order_by("-created_at")[: HOME_FEATURED_COUNT - len(cards)]
+        cards += [_product_card(product=product) for product in newest]
+    return HomePage(featured=tuple(cards))
 
 
-def get_home() -> dict[str, Any]:
+def get_home() -> HomePage:
     """Return the home page's featured products (topped up with the newest)."""
-    return catalog_cache.cached(catalog_cache.home_key(), "home", _build_home)
+    return catalog_cache.cached(key=catalog_cache.home_key(), kind="home", build=_build_home)

@@ -14,25 +14,29 @@ from django.db.models import F
 from catalog.cache import forget_products
 from catalog.exceptions import OutOfStock
 from catalog.models import Product, StockMovement
+from shop.accounts.models import User
 
 
 @dataclass(frozen=True)
 class StockLine:
+    """Units of one product to take or return."""
+
     product_pk: int
     quantity: int
 
 
-def _merged(lines: Sequence[StockLine]) -> list[StockLine]:
+def _merged(*, lines: Sequence[StockLine]) -> list[StockLine]:
+    """Return one line per product, its units summed, in product-pk order (the lock order)."""
     units: dict[int, int] = {}
     for line in lines:
         units[line.product_pk] = units.get(line.product_pk, 0) + line.quantity
     return [StockLine(pk, quantity) for pk, quantity in sorted(units.items())]
 
 
-def take_stock(*, lines: Sequence[StockLine], reference: str, actor=None) -> None:
+def take_stock(*, lines: Sequence[StockLine], reference: str, actor: User | None = None) -> None:
     """Take every line's units or raise OutOfStock naming each short product and what is left."""
     short = []
-    for line in _merged(lines):
+    for line in _merged(lines=lines):
         taken = Product.objects.filter(pk=line.product_pk, stock__gte=line.quantity).update(
             stock=F("stock") - line.quantity
         )
@@ -56,24 +60,34 @@ def take_stock(*, lines: Sequence[StockLine], reference: str, actor=None) -> Non
                 for line in short
             ]
         )
-    _record(lines, sign=-1, reason=StockMovement.Reason.SALE, reference=reference, actor=actor)
+    _record(
+        lines=lines, sign=-1, reason=StockMovement.Reason.SALE, reference=reference, actor=actor
+    )
 
 
 def return_stock(
     *,
     lines: Sequence[StockLine],
     reference: str,
-    actor=None,
+    actor: User | None = None,
     reason: str = StockMovement.Reason.RETURN,
 ) -> None:
     """Put units back on hand (a cancelled or refunded order)."""
-    for line in _merged(lines):
+    for line in _merged(lines=lines):
         Product.objects.filter(pk=line.product_pk).update(stock=F("stock") + line.quantity)
-    _record(lines, sign=1, reason=reason, reference=reference, actor=actor)
+    _record(lines=lines, sign=1, reason=reason, reference=reference, actor=actor)
 
 
-def _record(lines: Sequence[StockLine], *, sign: int, reason: str, reference: str, actor) -> None:
-    merged = _merged(lines)
+def _record(
+    *,
+    lines: Sequence[StockLine],
+    sign: int,
+    reason: str,
+    reference: str,
+    actor: User | None,
+) -> None:
+    """Record the movements, and drop the products' cached offers once they are committed."""
+    merged = _merged(lines=lines)
     StockMovement.objects.bulk_create(
         StockMovement(
             product_id=line.product_pk,
@@ -85,4 +99,4 @@ def _record(lines: Sequence[StockLine], *, sign: int, reason: str, reference: st
         for line in merged
     )
     pks = [line.product_pk for line in merged]
-    transaction.on_commit(lambda: forget_products(pks))
+    transaction.on_commit(lambda: forget_products(pks=pks))

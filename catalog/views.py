@@ -4,9 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework.exceptions import ValidationError
 
-from catalog.api import ProductQueryInput, parse_product_query
+from catalog.inputs import parse_product_query
 from catalog.selectors import (
-    ORDERINGS,
     ProductQuery,
     get_category,
     get_category_tree,
@@ -28,10 +27,10 @@ SORT_CHOICES = [
 
 def _listing_query(request: HttpRequest, **fixed: str) -> ProductQuery:
     # A blank parameter counts as absent: the filter form without JavaScript sends its empty
-    # fields. The API refuses them (catalog/api.py).
+    # fields. The API refuses them (catalog/inputs.py).
     params = {key: value for key, value in {**request.GET.dict(), **fixed}.items() if value != ""}
     try:
-        return parse_product_query(params, ProductQueryInput)
+        return parse_product_query(params=params)
     except ValidationError as error:
         raise BadRequest(error_summary(error.detail)) from error
 
@@ -40,7 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "catalog/home.html",
-        {"featured": get_home()["featured"], "categories": get_category_tree()},
+        {"featured": get_home().featured, "categories": get_category_tree()},
     )
 
 
@@ -72,5 +71,5 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "catalog/search.html",
-        {"page": page, "query": query, "sort_choices": SORT_CHOICES, "orderings": ORDERINGS},
+        {"page": page, "query": query, "sort_choices": SORT_CHOICES},
     )

@@ -240,7 +240,7 @@ def test_a_product_page_is_served_from_a_replica_while_the_primary_is_away(repli
     assert response.status_code == 200
     assert (response.json()["title"], response.json()["stock"]) == ("Brass Lamp", 7)
     # Read behind the primary's back: kept only until a replica would have caught up.
-    offer_key = catalog_cache.offer_keys([product.pk])[product.pk]
+    offer_key = catalog_cache.offer_keys(pks=[product.pk])[product.pk]
     assert 0 < cache.ttl(offer_key) <= db_router.replica_catch_up_seconds() + 1
 
 

@@ -3,7 +3,8 @@
 from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.conf import settings
+
+from catalog.models import shop_currency
 
 register = template.Library()
 
@@ -18,16 +19,10 @@ def money(amount, currency: str = "") -> str:
         value = Decimal(str(amount))
     except (InvalidOperation, ValueError):
         return ""
-    code = (currency or settings.SHOP_CURRENCY).upper()
+    code = (currency or shop_currency()).upper()
     digits = f"{value:,.2f}"
     symbol = CURRENCY_SYMBOLS.get(code)
     return f"{symbol}{digits}" if symbol else f"{digits} {code}"
-
-
-@register.filter
-def low_stock(product: dict) -> bool:
-    """A card has `stock` but no `low_stock`; use the same threshold as Product.low_stock."""
-    return 0 < product.get("stock", 0) <= settings.LOW_STOCK_THRESHOLD
 
 
 @register.filter

@@ -130,16 +130,16 @@ def test_admin_category_rename_reaches_the_tree_at_once(
 
 def test_ttls_are_jittered_within_ten_percent(settings):
     settings.CACHE_TTLS = {**settings.CACHE_TTLS, "product": 300}
-    lifetimes = {catalog_cache.ttl("product") for _ in range(200)}
+    lifetimes = {catalog_cache.ttl(kind="product") for _ in range(200)}
     assert min(lifetimes) >= 270
     assert max(lifetimes) <= 330
     assert len(lifetimes) > 10
 
 
 def test_a_lost_version_key_never_resurrects_old_entries(redis_cache):
-    before = catalog_cache.product_key("kettle")
+    before = catalog_cache.product_key(slug="kettle")
     cache.delete(catalog_cache.VERSION_KEY)
-    assert catalog_cache.product_key("kettle") != before
+    assert catalog_cache.product_key(slug="kettle") != before
 
 
 def test_catalog_is_served_from_the_database_when_redis_is_down(api_client, client):

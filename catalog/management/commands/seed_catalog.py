@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.seed import DEFAULT_SEED, seed_catalog
+from catalog.seed.writes import DEFAULT_SEED, seed_catalog
 
 
 class Command(BaseCommand):

@@ -1,40 +1,9 @@
-"""The demo catalog: departments, brands, word lists, and the one function that seeds them.
+"""The demo catalog's words: departments, their subcategories, brands, titles and sentences.
 
-Product number `n` is drawn from its own `random.Random(f"{seed}:{n}")`, so it comes out the same
-whatever the total or the batch size: a larger run only appends, and a rerun only confirms.
+Plain data, read by catalog.seed.products to make each product.
 """
 
-import io
-import random
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
-
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.db import transaction
-from django.utils import timezone
-from django.utils.text import slugify
-from PIL import Image, ImageDraw, ImageFont
-
-from catalog.cache import bump_catalog_version
-from catalog.models import Category, Product
-
-DEFAULT_SEED = 2024
-SKU_PREFIX = "SKU-"
-SKU_DIGITS = 7
-IMAGE_FOLDER = "products/seed"
-IMAGE_SIZE = 480
-# Products are spread over the last two years. Age = number * STRIDE mod SPREAD: STRIDE is near
-# the golden ratio of SPREAD and coprime to it, so any run of numbers covers the two years evenly
-# and the first 63 million products all get distinct ages.
-SPREAD_SECONDS = 730 * 24 * 3600
-STRIDE_SECONDS = 38_980_639
-FEATURED_SHARE = 0.03
-INACTIVE_SHARE = 0.02
-OUT_OF_STOCK_SHARE = 0.05
-LOW_STOCK_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -71,22 +40,6 @@ class Department:
     uses: tuple[str, ...]
     benefits: tuple[str, ...]
     children: tuple[Leaf | Group, ...]
-
-
-@dataclass(frozen=True)
-class SeededLeaf:
-    department: Department
-    leaf: Leaf
-    category_pk: int
-    image: str
-
-
-@dataclass(frozen=True)
-class SeedResult:
-    products: int
-    created: int
-    departments: int
-    subcategories: int
 
 
 COLOURS = ("Black", "White", "Graphite", "Silver", "Navy", "Forest Green", "Sand", "Coral")
@@ -505,187 +458,9 @@ CLOSINGS = (
 )
 
 
-def seed_catalog(*, products: int, seed: int, batch_size: int) -> SeedResult:
-    """Create the demo catalog's first `products` products, adding only the missing ones."""
-    leaves = _seed_categories()
-    for seeded in leaves:
-        _save_picture(seeded)
-    # Midnight, so every run on one day gives byte-identical rows.
-    anchor = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    created = 0
-    for start in range(1, products + 1, batch_size):
-        numbers = range(start, min(start + batch_size, products + 1))
-        created += _seed_batch(numbers=numbers, seed=seed, leaves=leaves, anchor=anchor)
-    bump_catalog_version()
-    return SeedResult(
-        products=products,
-        created=created,
-        departments=len(DEPARTMENTS),
-        subcategories=sum(_count_subcategories(department) for department in DEPARTMENTS),
-    )
-
-
-def sku_for(number: int) -> str:
-    return f"{SKU_PREFIX}{number:0{SKU_DIGITS}d}"
-
-
-def build_product(
-    *, number: int, seed: int, leaves: Sequence[SeededLeaf], anchor: datetime
-) -> Product:
-    """Return product `number` of the catalog for `seed`, unsaved; the same on every call."""
-    rng = random.Random(f"{seed}:{number}")
-    seeded = rng.choice(leaves)
-    department, leaf = seeded.department, seeded.leaf
-    brand = rng.choice(department.brands)
-    noun = rng.choice(leaf.nouns)
-    # An adjective the noun already starts with would read twice ("Smart Smart Plug").
-    adjectives = [
-        word
-        for word in leaf.adjectives or department.adjectives
-        if not noun.lower().startswith(word.lower())
-    ]
-    title = leaf.title.format(
-        brand=brand,
-        adjective=rng.choice(adjectives),
-        noun=noun,
-        variant=rng.choice(leaf.variants or department.variants),
-    )
-    sku = sku_for(number)
-    middles = rng.randint(1, 2)
-    sentences = [
-        rng.choice(OPENINGS).format(title=title, brand=brand, use=rng.choice(department.uses)),
-        *(
-            middle.format(benefit=benefit)
-            for middle, benefit in zip(
-                rng.sample(MIDDLES, middles), rng.sample(department.benefits, middles), strict=True
-            )
-        ),
-    ]
-    if rng.random() < 0.5:
-        sentences.append(rng.choice(CLOSINGS).format(brand=brand))
-    attributes = {**department.attributes, **leaf.attributes}
-    return Product(
-        category_id=seeded.category_pk,
-        sku=sku,
-        slug=f"{slugify(title)}-{sku.lower()}",
-        title=title,
-        description=" ".join(sentences),
-        brand=brand,
-        price=_price(rng, *leaf.prices),
-        stock=_stock(rng),
-        image=seeded.image,
-        attributes={name: rng.choice(choices) for name, choices in attributes.items()},
-        is_active=rng.random() >= INACTIVE_SHARE,
-        is_featured=rng.random() < FEATURED_SHARE,
-        created_at=anchor - timedelta(seconds=number * STRIDE_SECONDS % SPREAD_SECONDS),
-    )
-
-
-def draw_picture(*, label: str, colour: str) -> bytes:
-    """Return a small PNG: a soft gradient in `colour`, a rounded card, and `label`."""
-    base = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    image = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE))
-    draw = ImageDraw.Draw(image)
-    for y in range(IMAGE_SIZE):
-        draw.line([(0, y), (IMAGE_SIZE, y)], fill=_tint(base, 0.82 - 0.4 * y / IMAGE_SIZE))
-    draw.rounded_rectangle((70, 60, 410, 330), radius=56, fill=_tint(base, 0.93))
-    draw.ellipse((170, 95, 310, 235), fill=base)
-    draw.rounded_rectangle((150, 250, 330, 285), radius=18, fill=_tint(base, 0.55))
-    size = 40
-    font = ImageFont.load_default(size=size)
-    while draw.textlength(label, font=font) > IMAGE_SIZE - 60:
-        size -= 2
-        font = ImageFont.load_default(size=size)
-    draw.text((IMAGE_SIZE / 2, 400), label, font=font, fill=_shade(base, 0.45), anchor="mm")
-    output = io.BytesIO()
-    image.quantize(colors=64).save(output, format="PNG", optimize=True)
-    return output.getvalue()
-
-
-def _seed_categories() -> list[SeededLeaf]:
-    leaves = []
-    for position, department in enumerate(DEPARTMENTS):
-        root = _category(name=department.name, parent=None, position=position)
-        for child_position, child in enumerate(department.children):
-            node = _category(name=child.name, parent=root, position=child_position)
-            children = child.children if isinstance(child, Group) else (child,)
-            for leaf_position, leaf in enumerate(children):
-                if isinstance(child, Group):
-                    category = _category(name=leaf.name, parent=node, position=leaf_position)
-                else:
-                    category = node
-                image = f"{IMAGE_FOLDER}/{category.slug}.png"
-                leaves.append(SeededLeaf(department, leaf, category.pk, image))
-    return leaves
-
-
-def _category(*, name: str, parent: Category | None, position: int) -> Category:
-    slug = slugify(name)
-    where = f"in {parent.name}" if parent else "across the shop"
-    category, _ = Category.objects.get_or_create(
-        slug=slug,
-        defaults={
-            "name": name,
-            "parent": parent,
-            "position": position,
-            "description": f"Our pick of {name.lower()} {where}.",
-        },
-    )
-    return category
-
-
-def _count_subcategories(department: Department) -> int:
+def count_subcategories(*, department: Department) -> int:
+    """Return how many categories the department holds below itself, at every level."""
     return sum(
         1 + (len(child.children) if isinstance(child, Group) else 0)
         for child in department.children
     )
-
-
-def _save_picture(seeded: SeededLeaf) -> None:
-    if default_storage.exists(seeded.image):
-        return
-    picture = draw_picture(label=seeded.leaf.name, colour=seeded.department.colour)
-    default_storage.save(seeded.image, ContentFile(picture))
-
-
-def _seed_batch(
-    *, numbers: range, seed: int, leaves: Sequence[SeededLeaf], anchor: datetime
-) -> int:
-    """Insert the products of `numbers` not there yet; return how many were inserted."""
-    skus = (sku_for(numbers[0]), sku_for(numbers[-1]))
-    with transaction.atomic():
-        existing = set(Product.objects.filter(sku__range=skus).values_list("sku", flat=True))
-        missing = [
-            build_product(number=number, seed=seed, leaves=leaves, anchor=anchor)
-            for number in numbers
-            if sku_for(number) not in existing
-        ]
-        if not missing:
-            return 0
-        Product.objects.bulk_create(missing, batch_size=len(missing))
-    return len(missing)
-
-
-def _price(rng: random.Random, low: int, high: int) -> Decimal:
-    """Return a price between `low` and `high`, cheap ones likelier, ending in .99 or .00."""
-    whole = round(low * (high / low) ** rng.random())
-    if whole >= 100 and rng.random() < 0.3:
-        return Decimal(f"{whole}.00")
-    return Decimal(f"{max(whole, low + 1) - 1}.99")
-
-
-def _stock(rng: random.Random) -> int:
-    draw = rng.random()
-    if draw < OUT_OF_STOCK_SHARE:
-        return 0
-    if draw < OUT_OF_STOCK_SHARE + LOW_STOCK_SHARE:
-        return rng.randint(1, 5)
-    return rng.randint(6, 500)
-
-
-def _tint(colour: tuple[int, ...], amount: float) -> tuple[int, ...]:
-    return tuple(round(channel + (255 - channel) * amount) for channel in colour)
-
-
-def _shade(colour: tuple[int, ...], amount: float) -> tuple[int, ...]:
-    return tuple(round(channel * amount) for channel in colour)
