@@ -168,7 +168,9 @@ def _change_line(
     *, user, session: SessionBase, product_pk: int, quantity: int, add: bool, must_exist: bool
 ) -> None:
     # Removing a line needs nothing of the product: it may not even be for sale any more.
-    offer = _offer(product_pk) if quantity else {"title": "", "price": Decimal(0), "stock": 0}
+    offer: dict[str, Any] = (
+        _offer(product_pk) if quantity else {"title": "", "price": Decimal(0), "stock": 0}
+    )
     cart_pk = _cart_for_writing(user=user, session=session)
     guest = not user.is_authenticated
     cap = _cap(offer) if quantity else 0
@@ -254,7 +256,12 @@ def _change_in_database(
 
 def add_to_cart(*, user, session: SessionBase, product_pk: int, quantity: int) -> None:
     """Add units of a product, refusing past the line maximum or the units in stock."""
-    change = {"product_pk": product_pk, "quantity": quantity, "add": True, "must_exist": False}
+    change: dict[str, Any] = {
+        "product_pk": product_pk,
+        "quantity": quantity,
+        "add": True,
+        "must_exist": False,
+    }
     try:
         _change_line(user=user, session=session, **change)
     except IntegrityError:

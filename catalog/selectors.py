@@ -53,19 +53,21 @@ class ProductQuery:
 
 def _visible_category_pks(rows: Iterable[tuple[int, int | None, bool]]) -> set[int]:
     """Return the pks of the categories shoppers see: active, under active ones up to the root."""
-    parents, active = {}, set()
-    for pk, parent_pk, is_active in rows:
-        parents[pk] = parent_pk
+    parents: dict[int, int | None] = {}
+    active: set[int] = set()
+    for category_pk, parent_pk, is_active in rows:
+        parents[category_pk] = parent_pk
         if is_active:
-            active.add(pk)
+            active.add(category_pk)
     visible: dict[int, bool] = {}
+    pk: int | None
     for pk in parents:
         path: list[int] = []
         while pk is not None and pk not in visible and pk not in path:
             path.append(pk)
             pk = parents.get(pk)
         # A root's parent is None (shown); a loop (refused by Category.clean) is hidden.
-        shown = visible.get(pk, pk is None)
+        shown = pk is None or visible.get(pk, False)
         for step in reversed(path):
             shown = shown and step in active
             visible[step] = shown
@@ -79,7 +81,7 @@ def _build_category_tree() -> dict[str, Any]:
         )
     )
     shown = _visible_category_pks((row["pk"], row["parent_id"], row["is_active"]) for row in rows)
-    nodes = {
+    nodes: dict[int, dict[str, Any]] = {
         row["pk"]: {
             "pk": row["pk"],
             "name": row["name"],
@@ -91,7 +93,7 @@ def _build_category_tree() -> dict[str, Any]:
         for row in rows
         if row["pk"] in shown
     }
-    roots = []
+    roots: list[dict[str, Any]] = []
     for node in nodes.values():
         parent = node["parent_id"]
         (nodes[parent]["children"] if parent is not None else roots).append(node)
@@ -374,7 +376,9 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, dict[str, Any]]:
     found = cache.get_many(list(keys.values()))
     missing = [pk for pk, key in keys.items() if key not in found]
     if missing:
-        offers = {pk: {} for pk in missing}  # {}: remembered as not for sale
+        offers: dict[int, dict[str, Any]] = {
+            pk: {} for pk in missing
+        }  # {}: remembered as not for sale
         # From the primary: a replica still behind could cache stock an order just took. While
         # the primary is away, from a replica, kept briefly (orders check stock on the primary).
         listed, fresh = read_fresh(lambda: list(_listed_products().filter(pk__in=missing)))
