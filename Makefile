@@ -7,18 +7,42 @@ SEED_PRODUCTS ?= 3000
 WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run serve test lint format migrate seed clean bench-cart bench bench-connections
+.PHONY: help venv lock lock-check run serve test lint format migrate seed clean bench-cart bench bench-connections
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.txt
+# The app's lock and the tools' lock, both compiled by `make lock`: nothing unpinned goes in.
+LOCKS := requirements.txt requirements-dev.txt
+
+$(BIN)/.installed: $(LOCKS)
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian, apt-get install -y python3-venv"; exit 1; }
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet "$$(grep -E '^pip==' requirements-dev.txt)"
+	$(BIN)/pip install --quiet $(addprefix -r ,$(LOCKS))
 	@touch $@
 
-venv: $(BIN)/.installed ## Create the virtualenv from requirements.txt
+venv: $(BIN)/.installed ## Create the virtualenv from requirements.txt and requirements-dev.txt
+
+# The locks name no index or wheel folder of this machine; the header's command is `make lock`.
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --strip-extras \
+	--allow-unsafe --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+
+lock: venv ## Compile requirements*.txt from requirements*.in (keeps the pins it can; add --upgrade-package NAME via LOCK_ARGS)
+	$(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements-dev.txt requirements-dev.in
+
+# Each lock is compiled again from its .in file, starting from its own pins, into a temporary
+# copy: any difference means an .in file changed without `make lock` (or a lock by hand). It asks
+# the package index about every package (about 40 s), so CI runs it beside `make lint`.
+lock-check: venv ## Fail when requirements*.txt are not what requirements*.in compile to
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && status=0 && \
+	for name in requirements requirements-dev; do \
+		cp $$name.txt "$$tmp/$$name.txt" && \
+		$(PIP_COMPILE) --output-file "$$tmp/$$name.txt" $$name.in 2>"$$tmp/stderr" \
+			|| { grep -v 'is ignored' "$$tmp/stderr" >&2; exit 1; }; \
+		diff -u $$name.txt "$$tmp/$$name.txt" || { status=1; \
+			echo "$$name.txt is stale: run make lock and commit it" >&2; }; \
+	done; exit $$status
 
 migrate: venv ## Apply database migrations
 	$(BIN)/python manage.py migrate --noinput -v0
@@ -40,9 +64,15 @@ run: seed ## Serve the shop at http://127.0.0.1:8000 on embedded defaults (SQLit
 test: venv ## Run the whole test suite (PostgreSQL and Redis on 127.0.0.1 when reachable)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: venv ## ruff, migrations up to date, import layers, a valid OpenAPI schema, deploy checks
+# deptry's warning that it skips requirements-dev.in's `-c requirements.txt` is silenced: as meant.
+lint: venv ## ruff, mypy, deptry, migrations up to date, import layers, a valid OpenAPI schema, deploy checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/deptry .
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/deptry shop catalog carts orders config \
+		--requirements-files requirements.in --requirements-files-dev requirements-dev.in \
+		--extend-exclude '.*/tests/'
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	$(BIN)/lint-imports --no-cache
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null

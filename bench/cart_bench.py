@@ -433,7 +433,7 @@ def render_report(
     users = ", ".join(f"{count} {TIMES} {mode}" for mode, count in auth.most_common()) or "none"
     return "\n".join(
         [
-            f"# Cart benchmark, {datetime.now().isoformat(timespec='seconds')}",
+            f"# Cart benchmark, {datetime.now().astimezone().isoformat(timespec='seconds')}",
             "",
             f"- target: {target}; revision {_revision()}",
             f"- cores (nproc): {os.cpu_count()}; gunicorn workers (W): {workers}; "
@@ -452,7 +452,7 @@ def render_report(
 
 def write_report(report: str) -> Path:
     RESULTS_DIRECTORY.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIRECTORY / f"cart-{datetime.now():%Y%m%d-%H%M%S}.md"
+    path = RESULTS_DIRECTORY / f"cart-{datetime.now().astimezone():%Y%m%d-%H%M%S}.md"
     path.write_text(report)
     return path
 

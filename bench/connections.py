@@ -66,7 +66,7 @@ def measure(pooler: str, seconds: float) -> dict:
 
 def report(rows: list[dict], seconds: float) -> str:
     lines = [
-        f"# PostgreSQL connections per app replica, {datetime.now():%Y-%m-%d %H:%M}",
+        f"# PostgreSQL connections per app replica, {datetime.now().astimezone():%Y-%m-%d %H:%M}",
         "",
         f"{REPLICAS} app replicas (gunicorn, 2 processes x 4 threads each), a Celery worker and "
         f"beat; the drills' shopper load through nginx for {seconds:.0f} s each; the primary's "
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         faults.cluster("down")
     text = report(rows, seconds)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"connections-{datetime.now():%Y%m%d-%H%M%S}.md"
+    path = RESULTS / f"connections-{datetime.now().astimezone():%Y%m%d-%H%M%S}.md"
     path.write_text(text)
     print(text)
     print(f"Report: {path.relative_to(ROOT)}")

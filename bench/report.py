@@ -49,7 +49,7 @@ def machine_notes() -> dict:
         if Path("/sys/fs/cgroup/unified").exists()
         else "cgroup v1",
         "revision": revision(),
-        "started_at": datetime.now().isoformat(timespec="seconds"),
+        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
 
 

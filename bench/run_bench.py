@@ -413,7 +413,7 @@ def record_growth(products: int, endpoints: dict, seed_seconds: float | None) ->
     """Keep this size's figures beside earlier runs' (the 1M figures survive a quick run)."""
     growth = json.loads(GROWTH_FILE.read_text()) if GROWTH_FILE.exists() else {}
     growth[str(products)] = {
-        "measured_at": datetime.now().isoformat(timespec="seconds"),
+        "measured_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "revision": report.revision(),
         "seed_seconds": seed_seconds,
         "endpoints": endpoints,
@@ -501,7 +501,7 @@ def benchmark(options: argparse.Namespace, folder: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     asked = time.monotonic()
-    folder = RESULTS_DIRECTORY / datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = RESULTS_DIRECTORY / datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True)
     try:
         with exclusive_use("make bench"):

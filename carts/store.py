@@ -11,6 +11,7 @@ the database alone. With no Redis configured (make run), `available()` is False.
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django_redis import get_redis_connection
@@ -104,7 +105,7 @@ def _run(script: str, key: str, args: list, *, replicate: bool = True) -> list:
         return _replicated(pipeline)
 
 
-def _replicated(pipeline) -> object:
+def _replicated(pipeline) -> Any:
     """Run `pipeline`, then wait until REDIS_WAIT_REPLICAS replicas hold its writes, so that a
     failover promotes none without them (issue 13); return the first command's result.
 

@@ -40,7 +40,6 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "knox",  # API tokens: expiring, one per sign-in, stored as SHA-512 digests
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",

@@ -45,7 +45,8 @@ MAX_REQUESTS_PER_SHOPPER = 600
 MAX_CART_ADDS = 40  # below the cart's 50 lines (CART_MAX_LINES)
 MAX_ORDERS_PER_BUYER = 100
 ORDER_ANSWER_SECONDS = 90  # how long a buyer keeps retrying one key for an answer
-SIGN_IN_PASSWORD = "drill-Passw0rd-long-enough"
+# The password of the accounts each drill makes for its shoppers, in its own throwaway database.
+SIGN_IN_PASSWORD = "drill-Passw0rd-long-enough"  # noqa: S105
 
 _addresses = iter(f"127.0.0.{n}" for n in range(10, 250))
 _address_lock = threading.Lock()

@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=int, nargs="*", help="drill numbers to run (default all)")
     arguments = parser.parse_args(argv)
 
-    started, asked = datetime.now(), time.monotonic()
+    started, asked = datetime.now().astimezone(), time.monotonic()
     tag = f"{started:%Y%m%d%H%M%S}"
     runs: list[Run] = []
     cluster_note = "not started"

@@ -54,8 +54,6 @@ APP_IMAGE = "shop-app"
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "curl", "ca-certificates", "haproxy")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# requirements.txt's sections from this one on are tests, lint and benchmarks: not in the image.
-FIRST_TOOL_SECTION = "# API fuzzing"
 IMAGE_ONLY = ("# The image's Python (Debian 12's 3.11.2) only", "async-timeout==5.0.1  # redis-py")
 # Never copied into the image: the machine's state, the virtualenv, docs, tests and the tools
 # that run beside the app (the app imports none of them), so that editing those keeps the image.
@@ -154,15 +152,13 @@ def debian_mirror(sources: list[Path] | None = None) -> str:
 
 
 def image_requirements() -> str:
-    """requirements.txt up to its first tools section (what the app imports), and the image's own.
-
-    Their dependencies come with them in the wheelhouse, pinned by the whole requirements.txt.
+    """requirements.txt, the app's lock (the tools' is requirements-dev.txt), and the image's own.
 
     requirements.txt is compiled on the developers' Python (3.11.7); the image runs Debian 12's
     3.11.2, on which redis-py also needs async-timeout (its marker: python_full_version < 3.11.3).
     """
     text = (ROOT / "requirements.txt").read_text()
-    return text.split(FIRST_TOOL_SECTION)[0] + "".join(f"{line}\n" for line in IMAGE_ONLY)
+    return text + "".join(f"{line}\n" for line in IMAGE_ONLY)
 
 
 def base_tarball() -> Path:
@@ -211,8 +207,7 @@ def wheelhouse() -> Path:
         "--quiet",
         "--disable-pip-version-check",
     ]
-    # Their dependencies too (packaging, say, is listed under the tests' section), each at the
-    # version requirements.txt pins.
+    # Each at the version requirements.txt pins (async-timeout, which it lacks, at IMAGE_ONLY's).
     _run([*command, "-r", pinned, "-c", constraints, "-w", wheels], timeout=900)
     stamp.write_text(made_from)
     _timed(

@@ -73,7 +73,7 @@ class ProductNoLongerSold(ShopError):
     code = "product_no_longer_sold"
 
 
-EVENT_FOR_STATUS = {
+EVENT_FOR_STATUS: dict[str, str] = {
     Order.Status.PAID: OutboxEvent.Kind.ORDER_PAID,
     Order.Status.SHIPPED: OutboxEvent.Kind.ORDER_SHIPPED,
     Order.Status.DELIVERED: OutboxEvent.Kind.ORDER_DELIVERED,
@@ -104,7 +104,7 @@ def place_order(
     """
     cart_pk = get_cart_pk(user=user, session=session)
     cart = lines_from_database(cart_pk) if cart_pk else {}  # the primary's copy, not Redis's
-    if not cart:
+    if cart_pk is None or not cart:
         raise EmptyCart()
     order = _reserve(
         user=user,

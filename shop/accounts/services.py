@@ -1,5 +1,7 @@
 """Account writes: registration, sign-in and sign-out, passwords; for the storefront and the API."""
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, login, logout, update_session_auth_hash
 from django.contrib.auth.tokens import default_token_generator
@@ -69,7 +71,7 @@ def sign_out(*, request: HttpRequest) -> None:
 
 def sign_out_everywhere(*, request: HttpRequest) -> None:
     """End every session and revoke every API token of the signed-in user, this one included."""
-    user = request.user
+    user = _signed_in_user(request=request)
     with transaction.atomic(durable=True):
         # The session hash mixes in the generation: sessions signed before no longer match.
         User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
@@ -82,7 +84,7 @@ def change_password(*, request: HttpRequest, password: str) -> IssuedToken:
 
     The caller gets a fresh token; its sessions elsewhere end through Django's session hash.
     """
-    user = request.user
+    user = _signed_in_user(request=request)
     with transaction.atomic(durable=True):
         _replace_password(user=user, password=password)
         token = issue_token(user=user)
@@ -112,6 +114,11 @@ def get_user_for_password_reset(*, uidb64: str, token: str) -> User:
 def reset_password(*, user: User, password: str) -> None:
     """Set a new password from a reset link: every session and every API token of `user` end."""
     _replace_password(user=user, password=password)
+
+
+def _signed_in_user(*, request: HttpRequest) -> User:
+    # The views that call these services let only a signed-in user in.
+    return cast(User, request.user)
 
 
 def _stored_email(email: str) -> str:
