@@ -4,6 +4,7 @@ views own it, so a storefront view never imports an API module (issue 14).
 """
 
 import re
+from typing import Any
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
@@ -16,10 +17,10 @@ NOT_BLANK_PATTERN = (
 )
 
 
-class StrictTextMixin:
+class StrictTextMixin(serializers.Field):
     """Refuse numbers and booleans rather than quietly turning them into text."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -32,7 +33,7 @@ class TextField(StrictTextMixin, serializers.CharField):
     blank, where the schema said otherwise (issue 11).
     """
 
-    def __init__(self, *, trim_whitespace: bool = True, **kwargs):
+    def __init__(self, *, trim_whitespace: bool = True, **kwargs: Any) -> None:
         super().__init__(trim_whitespace=False, **kwargs)
         self.keep_trimmed = trim_whitespace
         if trim_whitespace and not self.allow_blank:
@@ -40,7 +41,7 @@ class TextField(StrictTextMixin, serializers.CharField):
                 RegexValidator(NOT_BLANK_PATTERN, message="This field may not be blank.")
             )
 
-    def run_validation(self, data=empty):
+    def run_validation(self, data: Any = empty) -> Any:
         value = super().run_validation(data)
         return value.strip() if self.keep_trimmed and isinstance(value, str) else value
 
@@ -50,7 +51,7 @@ class WholeNumberField(serializers.IntegerField):
 
     default_error_messages = {"invalid": "A whole number is required."}
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> int:
         # ASCII digits only, as the schema's "integer" means: int() also takes " 5" or "1_000".
         if isinstance(data, bool | float) or (
             isinstance(data, str) and not re.fullmatch(r"-?[0-9]+", data)
@@ -59,7 +60,7 @@ class WholeNumberField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-def error_summary(errors) -> str:
+def error_summary(errors: Any) -> str:
     """Return the first message of a DRF error structure, prefixed with its field."""
     if isinstance(errors, dict):
         field, value = next(iter(errors.items()))
