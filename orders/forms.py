@@ -1,13 +1,13 @@
 """The checkout form: it renders the fields and shows errors; OrderInput decides what is valid.
 
-The storefront and the API take an order through the same serializer (orders/api.py), so each
+The storefront and the API take an order through the same serializer (orders/inputs.py), so each
 rule (postal code, country, card token, ...) is written once. This form only maps its flat field
 names onto OrderInput's nested ones and OrderInput's errors back onto its fields.
 """
 
 from django import forms
 
-from orders.api import OrderInput
+from orders.inputs import OrderInput
 from orders.models import Order
 
 # Where each form field goes in OrderInput's data.

@@ -123,7 +123,7 @@ def _send_email(*, event: OutboxEvent) -> None:
     if event.kind == OutboxEvent.Kind.ORDER_PLACED and order.awaiting_confirmation:
         # Cash on delivery: the customer confirms by this link, or the order expires (#12).
         subject = CONFIRM_SUBJECT
-        context["confirm_url"] = confirmation_url(order)
+        context["confirm_url"] = confirmation_url(order=order)
     _send_once(
         event=event,
         purpose=purpose,
