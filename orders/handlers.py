@@ -196,7 +196,6 @@ def _record_sale(*, event: OutboxEvent) -> None:
 # says the money comes back); a refund's e-mail waits until the gateway has refunded.
 STEPS = {
     OutboxEvent.Kind.ORDER_PLACED: [_send_email, _alert_low_stock, _record_sale],
-    OutboxEvent.Kind.ORDER_PAID: [],
     OutboxEvent.Kind.ORDER_CONFIRMED: [],
     OutboxEvent.Kind.ORDER_SHIPPED: [_send_email],
     OutboxEvent.Kind.ORDER_DELIVERED: [],

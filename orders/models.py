@@ -205,7 +205,6 @@ class OutboxEvent(DeliveryAttempts):
 
     class Kind(models.TextChoices):
         ORDER_PLACED = "order.placed", "Order placed"
-        ORDER_PAID = "order.paid", "Order paid"
         # A cash-on-delivery order confirmed by its customer or an operator (issue 12).
         ORDER_CONFIRMED = "order.confirmed", "Order confirmed"
         ORDER_SHIPPED = "order.shipped", "Order shipped"

@@ -35,6 +35,7 @@ from orders.exceptions import (
     EmptyCart,
     OrderCancelledDuringPayment,
     PaymentDeclined,
+    ProductNoLongerSold,
     TransitionRefused,
 )
 from orders.idempotency import (
@@ -87,13 +88,7 @@ class CheckoutDetails:
     payment: PaymentData
 
 
-class ProductNoLongerSold(ShopError):
-    status_code = 409
-    code = "product_no_longer_sold"
-
-
 EVENT_FOR_STATUS = {
-    Order.Status.PAID: OutboxEvent.Kind.ORDER_PAID,
     Order.Status.SHIPPED: OutboxEvent.Kind.ORDER_SHIPPED,
     Order.Status.DELIVERED: OutboxEvent.Kind.ORDER_DELIVERED,
     Order.Status.CANCELLED: OutboxEvent.Kind.ORDER_CANCELLED,
@@ -359,7 +354,7 @@ def _move(*, order: Order, expected: Collection[str], to: str, actor: User | Non
     order.status = to
     order.reserved_until = None
     order.save(update_fields=["status", "reserved_until", "updated_at"])
-    if to != Order.Status.PAID:  # paid is recorded as order.placed by _confirm_payment
+    if to != Order.Status.PAID:  # a paid order is placed: _record_charge records order.placed
         record_event(order=order, kind=EVENT_FOR_STATUS[to])
     return order
 
