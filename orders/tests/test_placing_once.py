@@ -68,7 +68,7 @@ def test_the_api_replays_the_order_the_checkout_form_placed_with_the_same_key(cl
     placed = client.post("/orders/checkout/", form)
     number = placed["Location"].split("/")[2]
 
-    replay = _place(client, _body(), key=key)
+    replay = _place(client, _body(email="Ada@Example.com"), key=key)
 
     assert replay.status_code == 201
     assert replay.json()["number"] == number
