@@ -108,5 +108,5 @@ class OrderCancelView(APIView):
     def post(self, request: Request, number: str) -> Response:
         customer = Customer.of(request)
         order = get_order_for_customer(customer=customer, number=number)
-        order = cancel_order(order=order, actor=None if customer.is_guest else customer.user)
+        order = cancel_order(order=order, customer=customer)
         return Response(OrderOutput(order).data)

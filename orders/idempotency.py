@@ -60,7 +60,7 @@ class Claim:
     order: Order | None = None
 
 
-def idempotency_scope(*, customer: Customer) -> str | None:
+def key_scope(*, customer: Customer) -> str | None:
     """Return whose keys these are: the account's, else the session's (no session yet: none).
 
     The storefront's checkout form and the API share it, so a key means one thing everywhere.
@@ -92,7 +92,8 @@ def claim_key(*, scope: str, key: str, digest: str) -> Claim:
             raise IdempotencyKeyReused()
         record = _wait_for_twin(record)
         if record.response_status is not None:
-            return Claim(pk=record.pk, answer=Answer(record.response_status, record.response_body))
+            answer = Answer(record.response_status, record.response_body or {})
+            return Claim(pk=record.pk, answer=answer)
         if record.order is not None:
             return Claim(pk=record.pk, order=record.order)
         # Abandoned by a process that died before placing anything: the key is taken over.

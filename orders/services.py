@@ -1,5 +1,8 @@
 """Order writes: placing an order, moving it through its statuses, expiring unpaid ones.
 
+The API and the storefront place orders through place_order_once, which runs place_order at
+most once per Idempotency-Key (the key store is orders/idempotency.py).
+
 Placing a card order takes three short transactions, because the card is charged between them
 and no network call may run inside one: reserve (take the stock, create the order), charge, then
 confirm (paid, cart emptied) or release (stock returned, order deleted: nothing was placed).
@@ -38,13 +41,7 @@ from orders.exceptions import (
     ProductNoLongerSold,
     TransitionRefused,
 )
-from orders.idempotency import (
-    ABANDONED_AFTER,
-    Answer,
-    Claim,
-    idempotency_scope,
-    request_digest,
-)
+from orders.idempotency import ABANDONED_AFTER, Answer, Claim
 from orders.models import (
     CANCELLABLE,
     IdempotencyKey,
@@ -88,7 +85,7 @@ class CheckoutDetails:
     payment: PaymentData
 
 
-EVENT_FOR_STATUS = {
+EVENT_FOR_STATUS: dict[str, str] = {
     Order.Status.SHIPPED: OutboxEvent.Kind.ORDER_SHIPPED,
     Order.Status.DELIVERED: OutboxEvent.Kind.ORDER_DELIVERED,
     Order.Status.CANCELLED: OutboxEvent.Kind.ORDER_CANCELLED,
@@ -113,11 +110,11 @@ def place_order_once(
     the order is placed unguarded. The key is recognised by `details`, which the API and the
     storefront normalise alike (orders/inputs.py), so either may replay the other's request.
     """
-    scope = idempotency_scope(customer=customer)
+    scope = idempotency.key_scope(customer=customer)
     if idempotency_key is None or scope is None:
         return _answer_placing(customer=customer, details=details, client_address=client_address)[0]
     claim = idempotency.claim_key(
-        scope=scope, key=idempotency_key, digest=request_digest(body=asdict(details))
+        scope=scope, key=idempotency_key, digest=idempotency.request_digest(body=asdict(details))
     )
     if claim.answer is not None:
         return claim.answer
@@ -175,7 +172,7 @@ def place_order(
     user, session = customer.user, customer.session
     cart_pk = get_cart_pk(user=user, session=session)
     cart = lines_from_database(cart_pk) if cart_pk else {}  # the primary's copy, not Redis's
-    if not cart:
+    if cart_pk is None or not cart:
         raise EmptyCart()
     order = _reserve(
         customer=customer,
@@ -371,8 +368,9 @@ def transition_order(
     return _move(order=order, expected=expected, to=to, actor=actor)
 
 
-def cancel_order(*, order: Order, actor: User | None = None) -> Order:
-    """Cancel an order not yet shipped and return its stock."""
+def cancel_order(*, order: Order, customer: Customer) -> Order:
+    """Cancel the customer's order not yet shipped and return its stock."""
+    actor = customer.user if isinstance(customer.user, User) else None  # a guest is nobody
     return transition_order(
         order_pk=order.pk, expected=CANCELLABLE, to=Order.Status.CANCELLED, actor=actor
     )

@@ -65,7 +65,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
     form = CheckoutForm(request.POST)
     key = request.POST.get("idempotency_key") or None
-    if not form.is_valid():  # nothing was tried: the same key may still be used
+    if not form.is_valid() or form.order_input is None:  # nothing tried: the key may be reused
         return _render_checkout(request, form, key or _new_key())
 
     try:
@@ -110,7 +110,7 @@ def cancel(request: HttpRequest, number: str) -> HttpResponseRedirect:
     customer = Customer.of(request)
     order = get_order_for_customer(customer=customer, number=number)
     try:
-        order = cancel_order(order=order, actor=None if customer.is_guest else customer.user)
+        order = cancel_order(order=order, customer=customer)
     except ShopError as error:
         messages.error(request, error.detail)
     else:
