@@ -9,33 +9,12 @@ import re
 import pytest
 
 from catalog.models import Product
-from catalog.tests.factories import ProductFactory
 from orders.models import Order
+from orders.tests.conftest import add_to_cart, order_body
 
 pytestmark = pytest.mark.django_db
 
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "line1": "12 St James's Square",
-    "city": "London",
-    "postal_code": "SW1Y 4JH",
-    "country": "GB",
-    "phone": "+44 20 7946 0958",
-}
 KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
-
-
-@pytest.fixture
-def lamp(db):
-    return ProductFactory(title="Brass Desk Lamp", price="45.50", stock=8)
-
-
-def _body(*, email: str = "ada@example.com", **address: str) -> dict:
-    return {
-        "email": email,
-        "shipping_address": {**ADDRESS, **address},
-        "payment": {"method": "cod"},
-    }
 
 
 def _place(client, body: dict, *, key: str):
@@ -44,11 +23,12 @@ def _place(client, body: dict, *, key: str):
     )
 
 
-def test_an_api_retry_written_differently_but_meaning_the_same_replays_the_order(client, lamp):
-    client.post("/cart/add/", {"product_id": lamp.pk, "quantity": 1})
-    first = _place(client, _body(), key="k1")
-    retry = _body(email="Ada@Example.com", country="gb", name=" Ada Lovelace ")
-    again = _place(client, retry, key="k1")
+def test_an_api_retry_written_differently_but_meaning_the_same_replays_the_order(api_client, lamp):
+    add_to_cart(api_client, lamp, 1)
+    first = _place(api_client, order_body(method="cod"), key="k1")
+    retry = order_body(method="cod", email="Ada@Example.com")
+    retry["shipping_address"].update(country="gb", name=" Ada Lovelace ")
+    again = _place(api_client, retry, key="k1")
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == first.json()
     assert Order.objects.count() == 1
@@ -58,17 +38,12 @@ def test_an_api_retry_written_differently_but_meaning_the_same_replays_the_order
 def test_the_api_replays_the_order_the_checkout_form_placed_with_the_same_key(client, lamp):
     client.post("/cart/add/", {"product_id": lamp.pk, "quantity": 1})
     key = KEY.search(client.get("/orders/checkout/").content.decode()).group(1)
-    form = {
-        "email": "ada@example.com",
-        **ADDRESS,
-        "country": "gb",
-        "payment_method": "cod",
-        "idempotency_key": key,
-    }
-    placed = client.post("/orders/checkout/", form)
+    body = order_body(method="cod")
+    form = {"email": body["email"], **body["shipping_address"], "payment_method": "cod"}
+    placed = client.post("/orders/checkout/", {**form, "idempotency_key": key})
     number = placed["Location"].split("/")[2]
 
-    replay = _place(client, _body(email="Ada@Example.com"), key=key)
+    replay = _place(client, order_body(method="cod", email="Ada@Example.com"), key=key)
 
     assert replay.status_code == 201
     assert replay.json()["number"] == number
