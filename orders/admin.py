@@ -1,11 +1,12 @@
 """Operators' order admin: read-only records, and status changes only through transition_order.
 
 Orders come from checkout and change only by the actions below, which apply the same transition
-rules as the API (ALLOWED_TRANSITIONS), each naming the statuses it moves orders from; their
-money, lines, events and sales are never edited. A parked outbox event is retried by an action.
+rules as the API (ALLOWED_TRANSITIONS, can_move), each moving orders from any status the table
+lets them leave for the new one; their money, lines, events and sales are never edited. A parked
+outbox event is retried by an action.
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -13,7 +14,14 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from orders.exceptions import TransitionRefused
-from orders.models import CANCELLABLE, IdempotencyKey, Order, OrderLine, OutboxEvent, SaleRecord
+from orders.models import (
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    OutboxEvent,
+    SaleRecord,
+    statuses_before,
+)
 from orders.outbox import retry_parked_event
 from orders.services import confirm_cod_order, transition_order
 from shop.admin import ReadOnlyAdmin, ReadOnlyInline
@@ -110,37 +118,29 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark the selected orders shipped", permissions=["transition"])
     def mark_shipped(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        # From pending payment: cash on delivery only (transition_order checks).
-        expected = {Status.PAID, Status.PENDING_PAYMENT}
-        self._transition(request, queryset, expected=expected, to=Status.SHIPPED)
+        # From pending payment: cash on delivery only, once confirmed (can_move checks).
+        self._transition(request, queryset, to=Status.SHIPPED)
 
     @admin.action(description="Mark the selected orders delivered", permissions=["transition"])
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, expected={Status.SHIPPED}, to=Status.DELIVERED)
+        self._transition(request, queryset, to=Status.DELIVERED)
 
     @admin.action(
         description="Cancel the selected orders and return their stock", permissions=["transition"]
     )
     def cancel_with_restock(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._transition(request, queryset, expected=CANCELLABLE, to=Status.CANCELLED)
+        self._transition(request, queryset, to=Status.CANCELLED)
 
     @admin.action(
         description="Refund the selected orders (stock returned if not shipped)",
         permissions=["transition"],
     )
     def refund(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        expected = {Status.PAID, Status.SHIPPED, Status.DELIVERED}
-        self._transition(request, queryset, expected=expected, to=Status.REFUNDED)
+        self._transition(request, queryset, to=Status.REFUNDED)
 
-    def _transition(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Order],
-        *,
-        expected: Collection[str],
-        to: str,
-    ) -> None:
+    def _transition(self, request: HttpRequest, queryset: QuerySet[Order], *, to: str) -> None:
         """Move each order in its own transaction; report the moved count and every refusal."""
+        expected = statuses_before(to)
         self._apply(
             request,
             queryset,

@@ -1,5 +1,9 @@
 """System checks that read orders: none is in another currency than the shop's (issue 12)."""
 
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -8,7 +12,11 @@ from orders.models import Order
 
 
 @register(Tags.database)
-def check_orders_in_shop_currency(app_configs, databases=None, **kwargs) -> list[Error]:
+def check_orders_in_shop_currency(
+    app_configs: Sequence[AppConfig] | None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[Error]:
     """Every order must be in SHOP_CURRENCY, the currency the catalog's prices are read in.
 
     An order in another currency means the setting changed under a catalog priced in the old

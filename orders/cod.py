@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from orders.exceptions import CashOnDeliveryLimit, ConfirmationLinkInvalid
 from orders.models import Order, OrderLine
+from shop.customers import Customer
 
 CONFIRMATION_SALT = "orders.cod-confirmation"
 
@@ -23,7 +24,9 @@ CONFIRMATION_SALT = "orders.cod-confirmation"
 # --- Caps ---------------------------------------------------------------------------------
 
 
-def hold_cod_allowance(*, user, email: str, client_address: str | None, units: int) -> None:
+def hold_cod_allowance(
+    *, customer: Customer, email: str, client_address: str | None, units: int
+) -> None:
     """Refuse (CashOnDeliveryLimit) a cash-on-delivery order over the per-order or per-customer cap.
 
     Call it inside the transaction that creates the order: the customer's advisory locks, held
@@ -41,8 +44,9 @@ def hold_cod_allowance(*, user, email: str, client_address: str | None, units: i
     # Whose open orders count, and up to how many units: an account, else a guest's e-mail
     # address and (with its own, larger cap: many honest shoppers share one address behind a
     # mobile carrier's or an office's NAT) the client address, so changing one is not enough.
-    if user.is_authenticated:
-        counted = [(f"account:{user.pk}", Q(customer=user), "COD_MAX_UNITS_PER_CUSTOMER")]
+    if not customer.is_guest:
+        account = customer.user_pk
+        counted = [(f"account:{account}", Q(customer_id=account), "COD_MAX_UNITS_PER_CUSTOMER")]
     else:
         counted = [(f"email:{email}", Q(email=email), "COD_MAX_UNITS_PER_CUSTOMER")]
         if client_address:
@@ -94,13 +98,13 @@ def _lock_id(key: str) -> int:
 # --- The confirmation link ------------------------------------------------------------------
 
 
-def confirmation_url(order: Order) -> str:
+def confirmation_url(*, order: Order) -> str:
     """Return the absolute link that confirms the order, signed, from SHOP_PUBLIC_URL."""
     token = signing.dumps(order.number, salt=CONFIRMATION_SALT)
     return settings.SHOP_PUBLIC_URL + reverse("orders:confirm", kwargs={"token": token})
 
 
-def order_number_from_token(token: str) -> str:
+def order_number_from_token(*, token: str) -> str:
     """Return the order number a confirmation link was signed for, or raise (a 404)."""
     try:
         number = signing.loads(token, salt=CONFIRMATION_SALT)

@@ -7,6 +7,13 @@ class EmptyCart(ShopError):
     default_detail = "Your cart is empty."
 
 
+class ProductNoLongerSold(ShopError):
+    """A product in the cart was hidden or deleted since it was added."""
+
+    status_code = 409
+    code = "product_no_longer_sold"
+
+
 class PaymentDeclined(ShopError):
     status_code = 402
     code = "payment_declined"

@@ -1,13 +1,15 @@
 """The checkout form: it renders the fields and shows errors; OrderInput decides what is valid.
 
-The storefront and the API take an order through the same serializer (orders/api.py), so each
+The storefront and the API take an order through the same serializer (orders/inputs.py), so each
 rule (postal code, country, card token, ...) is written once. This form only maps its flat field
 names onto OrderInput's nested ones and OrderInput's errors back onto its fields.
 """
 
+from typing import Any
+
 from django import forms
 
-from orders.api import OrderInput
+from orders.inputs import OrderInput
 from orders.models import Order
 
 # Where each form field goes in OrderInput's data.
@@ -79,7 +81,7 @@ class CheckoutForm(forms.Form):
         self.order_input: OrderInput | None = None
         rules = OrderInput()
         for name, path in ORDER_INPUT_PATHS.items():
-            rule = rules
+            rule: Any = rules
             for part in path:
                 rule = rule.fields[part]
             max_length = getattr(rule, "max_length", None)
@@ -106,7 +108,7 @@ class CheckoutForm(forms.Form):
 
     def _add_order_input_errors(self, errors: dict) -> None:
         for name, path in ORDER_INPUT_PATHS.items():
-            found = errors
+            found: Any = errors
             for part in path:
                 found = found.get(part) if isinstance(found, dict) else None
             if found:

@@ -13,7 +13,9 @@ is parked until an operator retries it from the admin (orders/outbox.py, retry_p
 """
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 REDELIVERY_DELAY = timedelta(seconds=60)  # an event's own on-commit send gets this long first
 
-EMAILS = {
+EMAILS: dict[str, tuple[str, str]] = {
     OutboxEvent.Kind.ORDER_PLACED: ("confirmation", "Your order {number} is confirmed"),
     OutboxEvent.Kind.ORDER_SHIPPED: ("shipped", "Your order {number} is on its way"),
     OutboxEvent.Kind.ORDER_CANCELLED: ("cancelled", "Your order {number} was cancelled"),
@@ -74,9 +76,10 @@ def undelivered_events(*, older_than: timedelta = REDELIVERY_DELAY, limit: int =
 
 def _start_attempt(*, event_pk: int) -> OutboxEvent | None:
     """Count an attempt at an event still to deliver, committed before any of its work runs."""
-    return start_attempt(
+    event = start_attempt(
         OutboxEvent.objects.select_related("order"), pk=event_pk, done="delivered_at"
     )
+    return cast(OutboxEvent | None, event)
 
 
 def _fail_attempt(*, event: OutboxEvent, error: Exception) -> None:
@@ -123,7 +126,7 @@ def _send_email(*, event: OutboxEvent) -> None:
     if event.kind == OutboxEvent.Kind.ORDER_PLACED and order.awaiting_confirmation:
         # Cash on delivery: the customer confirms by this link, or the order expires (#12).
         subject = CONFIRM_SUBJECT
-        context["confirm_url"] = confirmation_url(order)
+        context["confirm_url"] = confirmation_url(order=order)
     _send_once(
         event=event,
         purpose=purpose,
@@ -194,9 +197,8 @@ def _record_sale(*, event: OutboxEvent) -> None:
 
 # What each kind of event does, in order. A cancellation tells the shopper at once (its e-mail
 # says the money comes back); a refund's e-mail waits until the gateway has refunded.
-STEPS = {
+STEPS: dict[str, list[Callable[..., None]]] = {
     OutboxEvent.Kind.ORDER_PLACED: [_send_email, _alert_low_stock, _record_sale],
-    OutboxEvent.Kind.ORDER_PAID: [],
     OutboxEvent.Kind.ORDER_CONFIRMED: [],
     OutboxEvent.Kind.ORDER_SHIPPED: [_send_email],
     OutboxEvent.Kind.ORDER_DELIVERED: [],

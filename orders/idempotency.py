@@ -1,18 +1,18 @@
-"""`Idempotency-Key` for placing orders: one request per key and caller, replayed as it answered.
+"""`Idempotency-Key` for placing orders: one request per key and customer, replayed as answered.
 
-The key is claimed (a unique row) before any work. A replay with the same body gets the stored
-response; with another body, a 422. A twin arriving while the first is still running waits for
-its answer. A server error frees the key for a retry, unless an order was placed under it; a
-request that died before its answer was kept is answered later from its order. Keys are kept
-IDEMPOTENCY_KEY_HOURS.
+The key is claimed (a unique row) before any work. A replay with the same order details gets
+the stored answer; with other details, a 422. A twin arriving while the first is still running
+waits for its answer. A server error frees the key for a retry, unless an order was placed under
+it; a request that died before its answer was kept is answered later from its order. Keys are
+kept IDEMPOTENCY_KEY_HOURS. `place_order_once` (orders/services.py) runs these steps.
 """
 
 import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,40 +24,101 @@ from orders.exceptions import (
     RequestInProgress,
 )
 from orders.models import IdempotencyKey, Order
-from shop.exceptions import ShopError
+from shop.customers import Customer
 
 WAIT_SECONDS = 15
 # A claim unanswered this long belongs to a process that died: no request lives longer
 # (gunicorn kills a worker after 30 s).
 ABANDONED_AFTER = timedelta(seconds=45)
 POLL_SECONDS = 0.05
-Answer = tuple[int, dict[str, Any]]
-
-
-def idempotency_scope(request) -> str | None:
-    """Whose keys these are: the account's, else the session's (no session yet: none).
-
-    The storefront's checkout form and the API share it, so a key means one thing everywhere.
-    """
-    if request.user.is_authenticated:
-        return f"user:{request.user.pk}"
-    key = request.session.session_key
-    return f"session:{key}" if key else None
-
-
-def request_digest(body: Any) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
 # What a key may be: 1 to 255 printable ASCII characters. The API schema states the same pattern.
 KEY_PATTERN = r"^[\x20-\x7E]{1,255}$"
 
 
-def _valid(key: str) -> bool:
-    return re.fullmatch(KEY_PATTERN, key) is not None
+@dataclass(frozen=True)
+class Answer:
+    """What every request with one key is answered: an HTTP status and its JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def placed(self) -> bool:
+        return self.status == 201
 
 
-def _kept_since() -> Any:
+@dataclass(frozen=True)
+class Claim:
+    """A key as this request found it: claimed for it, or used by a twin with the same request.
+
+    A twin's use is its answer, or (it died before answering) the order it placed; a claim with
+    neither is this request's to place the order under.
+    """
+
+    pk: int
+    answer: Answer | None = None
+    order: Order | None = None
+
+
+def key_scope(*, customer: Customer) -> str | None:
+    """Return whose keys these are: the account's, else the session's (no session yet: none).
+
+    The storefront's checkout form and the API share it, so a key means one thing everywhere.
+    """
+    if not customer.is_guest:
+        return f"user:{customer.user_pk}"
+    key = customer.session.session_key if customer.session is not None else None
+    return f"session:{key}" if key else None
+
+
+def request_digest(*, body: Any) -> str:
+    """Return the fingerprint a key's request is recognised by."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def claim_key(*, scope: str, key: str, digest: str) -> Claim:
+    """Claim the key for this request, or return how a twin with the same digest used it.
+
+    Raises IdempotencyKeyInvalid for a malformed key, IdempotencyKeyReused for one used with
+    another digest, RequestInProgress while the twin is still running.
+    """
+    if re.fullmatch(KEY_PATTERN, key) is None:
+        raise IdempotencyKeyInvalid()
+    while True:
+        record, claimed = _claim(scope=scope, key=key, digest=digest)
+        if claimed:
+            return Claim(pk=record.pk)
+        if record.request_digest != digest:
+            raise IdempotencyKeyReused()
+        record = _wait_for_twin(record)
+        if record.response_status is not None:
+            answer = Answer(record.response_status, record.response_body or {})
+            return Claim(pk=record.pk, answer=answer)
+        if record.order is not None:
+            return Claim(pk=record.pk, order=record.order)
+        # Abandoned by a process that died before placing anything: the key is taken over.
+        IdempotencyKey.objects.filter(pk=record.pk, response_status=None, order=None).delete()
+
+
+def keep_answer(*, claim: Claim, answer: Answer, order: Order | None) -> Answer:
+    """Keep the answer (and the order, if one was placed) on the key; return the answer."""
+    IdempotencyKey.objects.filter(pk=claim.pk).update(
+        response_status=answer.status, response_body=answer.body, order=order
+    )
+    return answer
+
+
+def release_claim(*, claim: Claim) -> None:
+    """Free the key for a retry after a server error, unless an order was placed under it."""
+    IdempotencyKey.objects.filter(pk=claim.pk, order=None).delete()
+
+
+def delete_old_keys() -> int:
+    """Delete keys past their keeping time; return how many."""
+    return IdempotencyKey.objects.filter(created_at__lt=_kept_since()).delete()[0]
+
+
+def _kept_since() -> datetime:
     return timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
 
 
@@ -80,70 +141,8 @@ def _wait_for_twin(record: IdempotencyKey) -> IdempotencyKey:
         if time.monotonic() > deadline:
             raise RequestInProgress()
         time.sleep(POLL_SECONDS)
-        record = IdempotencyKey.objects.filter(pk=record.pk).first()
-        if record is None:  # the first attempt failed with a server error: the key is free
+        found = IdempotencyKey.objects.filter(pk=record.pk).first()
+        if found is None:  # the first attempt failed with a server error: the key is free
             raise RequestInProgress("The first request with this key failed; send it again.")
+        record = found
     return record
-
-
-def answer_once(
-    *,
-    scope: str | None,
-    key: str | None,
-    body: Any,
-    place: Callable[[int | None], Order],
-    answer_for: Callable[[Order], Answer],
-) -> Answer:
-    """Place an order at most once per `key` within `scope`, and answer every request with it.
-
-    `place(claim)` places the order (recording it on the claimed key, `claim`, in the order's
-    own transaction); `answer_for(order)` is the answer. A ShopError is an answer too, and kept.
-    If the process dies before the answer is kept, a later request rebuilds it from the order,
-    or, when no order was placed, takes the key over.
-    """
-    if key is None or scope is None:
-        return _run(place, answer_for, claim=None)[0]
-    if not _valid(key):
-        raise IdempotencyKeyInvalid()
-    digest = request_digest(body)
-    record, claimed = _claim(scope=scope, key=key, digest=digest)
-    if not claimed:
-        if record.request_digest != digest:
-            raise IdempotencyKeyReused()
-        record = _wait_for_twin(record)
-        if record.response_status is not None:
-            return record.response_status, record.response_body
-        if record.order is not None:  # placed, but its answer died with the process
-            return _keep(record, answer_for(record.order), record.order)
-        IdempotencyKey.objects.filter(pk=record.pk, response_status=None, order=None).delete()
-        return answer_once(scope=scope, key=key, body=body, place=place, answer_for=answer_for)
-    try:
-        answer, order = _run(place, answer_for, claim=record.pk)
-    except Exception:
-        # A server error frees the key for a retry, unless an order was placed under it.
-        IdempotencyKey.objects.filter(pk=record.pk, order=None).delete()
-        raise
-    return _keep(record, answer, order)
-
-
-def _keep(record: IdempotencyKey, answer: Answer, order: Order | None) -> Answer:
-    IdempotencyKey.objects.filter(pk=record.pk).update(
-        response_status=answer[0], response_body=answer[1], order=order
-    )
-    return answer
-
-
-def _run(place, answer_for, *, claim: int | None) -> tuple[Answer, Order | None]:
-    try:
-        order = place(claim)
-    except ShopError as error:
-        return (
-            error.status_code,
-            {"detail": error.detail, "code": error.code, **error.extra},
-        ), None
-    return answer_for(order), order
-
-
-def delete_old_keys() -> int:
-    """Delete keys past their keeping time; return how many."""
-    return IdempotencyKey.objects.filter(created_at__lt=_kept_since()).delete()[0]

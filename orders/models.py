@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -103,21 +105,48 @@ class Order(models.Model):
         )
 
 
-# Each status and where it may go next; anything else is refused (orders/services.py).
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+def _always(order: Order) -> bool:
+    return True
+
+
+def _confirmed_cash_on_delivery(order: Order) -> bool:
+    """Whether the order is paid at the door and its customer confirmed it (issue 12)."""
+    return order.payment_method == Order.PaymentMethod.COD and order.confirmed_at is not None
+
+
+# Each status, where it may go next, and which orders may; anything else is refused
+# (orders/services.py). A cash-on-delivery order ships unpaid, once confirmed.
+ALLOWED_TRANSITIONS: dict[str, dict[str, Callable[[Order], bool]]] = {
     Order.Status.PENDING_PAYMENT: {
-        Order.Status.PAID,
-        Order.Status.CANCELLED,
-        Order.Status.SHIPPED,
-    },  # shipped: cash on delivery only, once confirmed
-    Order.Status.PAID: {Order.Status.SHIPPED, Order.Status.CANCELLED, Order.Status.REFUNDED},
-    Order.Status.SHIPPED: {Order.Status.DELIVERED, Order.Status.REFUNDED},
-    Order.Status.DELIVERED: {Order.Status.REFUNDED},
-    Order.Status.CANCELLED: set(),
-    Order.Status.REFUNDED: set(),
+        Order.Status.PAID: _always,
+        Order.Status.CANCELLED: _always,
+        Order.Status.SHIPPED: _confirmed_cash_on_delivery,
+    },
+    Order.Status.PAID: {
+        Order.Status.SHIPPED: _always,
+        Order.Status.CANCELLED: _always,
+        Order.Status.REFUNDED: _always,
+    },
+    Order.Status.SHIPPED: {Order.Status.DELIVERED: _always, Order.Status.REFUNDED: _always},
+    Order.Status.DELIVERED: {Order.Status.REFUNDED: _always},
+    Order.Status.CANCELLED: {},
+    Order.Status.REFUNDED: {},
 }
+
+
+def can_move(*, order: Order, to: str) -> bool:
+    """Return whether the order may go from its status to `to`."""
+    allowed = ALLOWED_TRANSITIONS[order.status].get(to)
+    return allowed is not None and allowed(order)
+
+
+def statuses_before(to: str) -> frozenset[str]:
+    """Return the statuses from which some order may move to `to`."""
+    return frozenset(status for status, moves in ALLOWED_TRANSITIONS.items() if to in moves)
+
+
 # Where a shopper's or an operator's cancel may start: an order not yet shipped.
-CANCELLABLE = frozenset({Order.Status.PENDING_PAYMENT, Order.Status.PAID})
+CANCELLABLE = statuses_before(Order.Status.CANCELLED)
 
 
 class OrderLine(models.Model):
@@ -176,7 +205,6 @@ class OutboxEvent(DeliveryAttempts):
 
     class Kind(models.TextChoices):
         ORDER_PLACED = "order.placed", "Order placed"
-        ORDER_PAID = "order.paid", "Order paid"
         # A cash-on-delivery order confirmed by its customer or an operator (issue 12).
         ORDER_CONFIRMED = "order.confirmed", "Order confirmed"
         ORDER_SHIPPED = "order.shipped", "Order shipped"

@@ -23,11 +23,11 @@ DELIVER_TASK = "orders.tasks.deliver_event_task"
 def record_event(*, order: Order, kind: str) -> OutboxEvent:
     """Write an event in the current transaction; send it to a worker once that commits."""
     event = OutboxEvent.objects.create(order=order, kind=kind)
-    transaction.on_commit(lambda: send_event(event.pk))
+    transaction.on_commit(lambda: send_event(event_pk=event.pk))
     return event
 
 
-def send_event(event_pk: int) -> bool:
+def send_event(*, event_pk: int) -> bool:
     """Queue an event's delivery (with no broker, run it here); False if that failed.
 
     Either way the event stays undelivered and the redelivery sweeper tries it again.
@@ -50,5 +50,5 @@ def retry_parked_event(*, event_pk: int) -> bool:
         pk=event_pk, parked_at__isnull=False, delivered_at=None
     ).update(parked_at=None, next_attempt_at=timezone.now())
     if retried:
-        transaction.on_commit(lambda: send_event(event_pk))
+        transaction.on_commit(lambda: send_event(event_pk=event_pk))
     return bool(retried)

@@ -109,8 +109,10 @@ class TestCardGateway:
 
 
 def card_gateway() -> Gateway:
+    """Return the gateway that charges and refunds cards."""
     return TestCardGateway()
 
 
-def is_known_card_token(token: str) -> bool:
+def is_known_card_token(*, token: str) -> bool:
+    """Return whether the built-in gateway knows the card token."""
     return token in TestCardGateway.TOKENS

@@ -1,5 +1,8 @@
 """Order writes: placing an order, moving it through its statuses, expiring unpaid ones.
 
+The API and the storefront place orders through place_order_once, which runs place_order at
+most once per Idempotency-Key (the key store is orders/idempotency.py).
+
 Placing a card order takes three short transactions, because the card is charged between them
 and no network call may run inside one: reserve (take the stock, create the order), charge, then
 confirm (paid, cart emptied) or release (stock returned, order deleted: nothing was placed).
@@ -14,41 +17,46 @@ holds its stock like a card reservation until its customer or an operator confir
 (confirm_cod_order); the same sweeper cancels it if nobody does (issue 12).
 """
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.utils import timezone
 
 from carts.selectors import get_cart_pk, lines_from_database
 from carts.services import empty_cart
+from carts.store import StoredLine
 from catalog.models import Product
 from catalog.selectors import for_sale
 from catalog.stock import StockLine, return_stock, take_stock
+from orders import idempotency
 from orders.cod import hold_cod_allowance
 from orders.exceptions import (
     EmptyCart,
     OrderCancelledDuringPayment,
     PaymentDeclined,
+    ProductNoLongerSold,
     TransitionRefused,
 )
-from orders.idempotency import ABANDONED_AFTER
+from orders.idempotency import ABANDONED_AFTER, Answer, Claim
 from orders.models import (
-    ALLOWED_TRANSITIONS,
     CANCELLABLE,
     IdempotencyKey,
     Order,
     OrderLine,
     OutboxEvent,
+    can_move,
 )
 from orders.numbers import new_order_number
 from orders.outbox import record_event
+from orders.outputs import OrderOutput
 from orders.payments import Charge, card_gateway
 from orders.selectors import SESSION_ORDERS_KEY
+from shop.accounts.models import User
+from shop.customers import Customer
 from shop.exceptions import ShopError
 
 
@@ -68,13 +76,16 @@ class PaymentData:
     token: str = ""
 
 
-class ProductNoLongerSold(ShopError):
-    status_code = 409
-    code = "product_no_longer_sold"
+@dataclass(frozen=True)
+class CheckoutDetails:
+    """What a customer orders with, normalised: an idempotency key recognises its request by it."""
+
+    email: str
+    address: AddressData
+    payment: PaymentData
 
 
 EVENT_FOR_STATUS: dict[str, str] = {
-    Order.Status.PAID: OutboxEvent.Kind.ORDER_PAID,
     Order.Status.SHIPPED: OutboxEvent.Kind.ORDER_SHIPPED,
     Order.Status.DELIVERED: OutboxEvent.Kind.ORDER_DELIVERED,
     Order.Status.CANCELLED: OutboxEvent.Kind.ORDER_CANCELLED,
@@ -85,37 +96,93 @@ EVENT_FOR_STATUS: dict[str, str] = {
 # --- Placing an order -----------------------------------------------------------------------
 
 
+def place_order_once(
+    *,
+    customer: Customer,
+    details: CheckoutDetails,
+    idempotency_key: str | None,
+    client_address: str | None,
+) -> Answer:
+    """Place the customer's order at most once per idempotency key; answer every request with
+    that key as the first was answered.
+
+    A ShopError is an answer too, and kept. Without a key (or a guest without a session yet)
+    the order is placed unguarded. The key is recognised by `details`, which the API and the
+    storefront normalise alike (orders/inputs.py), so either may replay the other's request.
+    """
+    scope = idempotency.key_scope(customer=customer)
+    if idempotency_key is None or scope is None:
+        return _answer_placing(customer=customer, details=details, client_address=client_address)[0]
+    claim = idempotency.claim_key(
+        scope=scope, key=idempotency_key, digest=idempotency.request_digest(body=asdict(details))
+    )
+    if claim.answer is not None:
+        return claim.answer
+    if claim.order is not None:  # placed, but its answer died with the process
+        return idempotency.keep_answer(claim=claim, answer=_answer(claim.order), order=claim.order)
+    try:
+        answer, order = _answer_placing(
+            customer=customer, details=details, client_address=client_address, claim=claim
+        )
+    except Exception:
+        idempotency.release_claim(claim=claim)
+        raise
+    return idempotency.keep_answer(claim=claim, answer=answer, order=order)
+
+
+def _answer_placing(
+    *,
+    customer: Customer,
+    details: CheckoutDetails,
+    client_address: str | None,
+    claim: Claim | None = None,
+) -> tuple[Answer, Order | None]:
+    """Place the order; return the answer (the order, or why not) and the order placed."""
+    try:
+        order = place_order(
+            customer=customer,
+            details=details,
+            idempotency_claim=claim.pk if claim else None,
+            client_address=client_address,
+        )
+    except ShopError as error:
+        body = {"detail": error.detail, "code": error.code, **error.extra}
+        return Answer(error.status_code, body), None
+    return _answer(order), order
+
+
+def _answer(order: Order) -> Answer:
+    return Answer(201, OrderOutput(order).data)
+
+
 def place_order(
     *,
-    user,
-    session: SessionBase | None,
-    email: str,
-    address: AddressData,
-    payment: PaymentData,
+    customer: Customer,
+    details: CheckoutDetails,
     idempotency_claim: int | None = None,
     client_address: str | None = None,
 ) -> Order:
-    """Order everything in the caller's cart: stock taken and, for a card, paid; or nothing.
+    """Order everything in the customer's cart: stock taken and, for a card, paid; or nothing.
 
     `client_address`, where the request came from, counts a guest's cash-on-delivery orders.
 
     `idempotency_claim`, the caller's claimed Idempotency-Key, gets the order in the order's own
     transaction, so a retry finds it even if this process dies before answering.
     """
+    user, session = customer.user, customer.session
     cart_pk = get_cart_pk(user=user, session=session)
     cart = lines_from_database(cart_pk) if cart_pk else {}  # the primary's copy, not Redis's
     if cart_pk is None or not cart:
         raise EmptyCart()
     order = _reserve(
-        user=user,
+        customer=customer,
         cart_pk=cart_pk,
         cart=cart,
-        email=email,
-        address=address,
-        payment=payment,
+        details=details,
         idempotency_claim=idempotency_claim,
         client_address=client_address,
     )
+    payment = details.payment
     if payment.method == Order.PaymentMethod.CARD:
         result = card_gateway().charge(
             amount=order.total, currency=order.currency, token=payment.token, reference=order.number
@@ -130,20 +197,21 @@ def place_order(
                 f"was not placed; the {order.total} {order.currency} charged is being refunded "
                 "to your card."
             )
-    if not user.is_authenticated and session is not None:
-        session[SESSION_ORDERS_KEY] = [*session.get(SESSION_ORDERS_KEY, []), order.number]
+    if customer.is_guest and customer.session is not None:
+        customer.session[SESSION_ORDERS_KEY] = [
+            *customer.session.get(SESSION_ORDERS_KEY, []),
+            order.number,
+        ]
     return order
 
 
 @transaction.atomic(durable=True)
 def _reserve(
     *,
-    user,
+    customer: Customer,
     cart_pk: int,
-    cart: dict,
-    email: str,
-    address: AddressData,
-    payment: PaymentData,
+    cart: dict[int, StoredLine],
+    details: CheckoutDetails,
     idempotency_claim: int | None,
     client_address: str | None,
 ) -> Order:
@@ -162,11 +230,12 @@ def _reserve(
         raise ProductNoLongerSold(
             f"{len(gone)} product(s) in your cart are no longer sold; remove them to check out."
         )
+    address, payment = details.address, details.payment
     card = payment.method == Order.PaymentMethod.CARD
     if not card:
         hold_cod_allowance(
-            user=user,
-            email=email,
+            customer=customer,
+            email=details.email,
             client_address=client_address,
             units=sum(line.quantity for line in cart.values()),
         )
@@ -183,8 +252,8 @@ def _reserve(
     ]
     order = Order.objects.create(
         number=new_order_number(),
-        customer=user if user.is_authenticated else None,
-        email=email,
+        customer_id=customer.user_pk,
+        email=details.email,
         payment_method=payment.method,
         shipping_name=address.name,
         shipping_line1=address.line1,
@@ -252,27 +321,24 @@ def _release(*, order_pk: int) -> None:
     order.delete()
 
 
-def _stock_lines(lines) -> list[StockLine]:
+def _stock_lines(lines: Iterable[OrderLine]) -> list[StockLine]:
     return [StockLine(line.product_id, line.quantity) for line in lines if line.product_id]
 
 
 # --- Moving an order through its statuses ---------------------------------------------------
 
 
-def _move(*, order: Order, expected: Collection[str], to: str, actor=None) -> Order:
+def _move(*, order: Order, expected: Collection[str], to: str, actor: User | None = None) -> Order:
     """Change a locked order's status from one of `expected` to `to`, with its side effects.
 
     The caller names the statuses it means to move from, so a change that landed since it
     looked (a payment, a cancel) is refused rather than overridden (#11).
     """
-    allowed = order.status in expected and to in ALLOWED_TRANSITIONS[order.status]
-    if (order.status, to) == (Order.Status.PENDING_PAYMENT, Order.Status.SHIPPED):
-        allowed = allowed and order.payment_method == Order.PaymentMethod.COD
-        if allowed and order.awaiting_confirmation:
+    if order.status not in expected or not can_move(order=order, to=to):
+        if order.status in expected and to == Order.Status.SHIPPED and order.awaiting_confirmation:
             raise TransitionRefused(
                 f"Order {order.number} is not confirmed yet; confirm it before it ships."
             )
-    if not allowed:
         raise TransitionRefused(
             f"Order {order.number} is {order.get_status_display().lower()}; "
             f"it cannot become {Order.Status(to).label.lower()}."
@@ -285,13 +351,15 @@ def _move(*, order: Order, expected: Collection[str], to: str, actor=None) -> Or
     order.status = to
     order.reserved_until = None
     order.save(update_fields=["status", "reserved_until", "updated_at"])
-    if to != Order.Status.PAID:  # paid is recorded as order.placed by _confirm_payment
+    if to != Order.Status.PAID:  # a paid order is placed: _record_charge records order.placed
         record_event(order=order, kind=EVENT_FOR_STATUS[to])
     return order
 
 
 @transaction.atomic(durable=True)
-def transition_order(*, order_pk: int, expected: Collection[str], to: str, actor=None) -> Order:
+def transition_order(
+    *, order_pk: int, expected: Collection[str], to: str, actor: User | None = None
+) -> Order:
     """Move an order from one of `expected` to `to`, or raise TransitionRefused.
 
     Cancelling returns the stock.
@@ -300,8 +368,9 @@ def transition_order(*, order_pk: int, expected: Collection[str], to: str, actor
     return _move(order=order, expected=expected, to=to, actor=actor)
 
 
-def cancel_order(*, order: Order, actor=None) -> Order:
-    """Cancel an order not yet shipped and return its stock."""
+def cancel_order(*, order: Order, customer: Customer) -> Order:
+    """Cancel the customer's order not yet shipped and return its stock."""
+    actor = customer.user if isinstance(customer.user, User) else None  # a guest is nobody
     return transition_order(
         order_pk=order.pk, expected=CANCELLABLE, to=Order.Status.CANCELLED, actor=actor
     )

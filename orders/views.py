@@ -1,8 +1,8 @@
 """The storefront's orders: checkout, the confirmation, the order history, one order, cancelling.
 
-Checkout places the order exactly as the API does: OrderInput validates, `answer_once` runs
-place_order at most once per idempotency key (a hidden field made when the form is rendered), so
-a double click or a resubmitted form orders once and both land on the same confirmation.
+Checkout places the order exactly as the API does: OrderInput validates, place_order_once places
+it at most once per idempotency key (a hidden field made when the form is rendered), so a double
+click or a resubmitted form orders once and both land on the same confirmation.
 """
 
 import uuid
@@ -16,16 +16,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from carts.selectors import get_cart
-from orders.api import OrderOutput, OrderPagination
 from orders.forms import CheckoutForm
-from orders.idempotency import answer_once, idempotency_scope
-from orders.models import ALLOWED_TRANSITIONS, Order
+from orders.idempotency import Answer
+from orders.models import Order, can_move
 from orders.selectors import (
+    ORDERS_PER_PAGE,
     get_order_by_confirmation_token,
     get_order_for_customer,
     orders_for_customer,
 )
-from orders.services import cancel_order, confirm_cod_order, place_order
+from orders.services import cancel_order, confirm_cod_order, place_order_once
+from shop.customers import Customer
 from shop.exceptions import ShopError
 from shop.ratelimits import client_ip, ratelimit
 
@@ -64,39 +65,32 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
     form = CheckoutForm(request.POST)
     key = request.POST.get("idempotency_key") or None
-    if not form.is_valid():  # nothing was tried: the same key may still be used
+    if not form.is_valid() or form.order_input is None:  # nothing tried: the key may be reused
         return _render_checkout(request, form, key or _new_key())
 
     try:
-        status, answer = answer_once(
-            scope=idempotency_scope(request),
-            key=key,
-            body=form.order_input.validated_data,
-            place=lambda claim: place_order(
-                user=request.user,
-                session=request.session,
-                idempotency_claim=claim,
-                client_address=client_ip(request),
-                **form.order_input.to_arguments(),
-            ),
-            answer_for=lambda order: (201, OrderOutput(order).data),
+        answer = place_order_once(
+            customer=Customer.of(request),
+            details=form.order_input.to_details(),
+            idempotency_key=key,
+            client_address=client_ip(request),
         )
     except ShopError as error:  # the key itself: reused for another order, or still running
-        status, answer = error.status_code, {"detail": error.detail}
-    if status == 201:
-        return redirect("orders:confirmation", number=answer["number"])
-    messages.error(request, answer["detail"])
+        answer = Answer(error.status_code, {"detail": error.detail})
+    if answer.placed:
+        return redirect("orders:confirmation", number=answer.body["number"])
+    messages.error(request, answer.body["detail"])
     return _render_checkout(request, form, _new_key())  # a new key: fix the form and retry
 
 
 def confirmation(request: HttpRequest, number: str) -> HttpResponse:
-    order = get_order_for_customer(user=request.user, session=request.session, number=number)
+    order = get_order_for_customer(customer=Customer.of(request), number=number)
     return render(request, "orders/confirmation.html", {"order": order})
 
 
 def history(request: HttpRequest) -> HttpResponse:
-    orders = orders_for_customer(user=request.user, session=request.session)
-    pages = Paginator(orders, OrderPagination.page_size)
+    orders = orders_for_customer(customer=Customer.of(request))
+    pages = Paginator(orders, ORDERS_PER_PAGE)
     page = pages.get_page(request.GET.get("page"))
     return render(
         request,
@@ -106,18 +100,17 @@ def history(request: HttpRequest) -> HttpResponse:
 
 
 def detail(request: HttpRequest, number: str) -> HttpResponse:
-    order = get_order_for_customer(user=request.user, session=request.session, number=number)
-    cancellable = Order.Status.CANCELLED in ALLOWED_TRANSITIONS[order.status]
+    order = get_order_for_customer(customer=Customer.of(request), number=number)
+    cancellable = can_move(order=order, to=Order.Status.CANCELLED)
     return render(request, "orders/detail.html", {"order": order, "cancellable": cancellable})
 
 
 @require_POST
 def cancel(request: HttpRequest, number: str) -> HttpResponseRedirect:
-    order = get_order_for_customer(user=request.user, session=request.session, number=number)
+    customer = Customer.of(request)
+    order = get_order_for_customer(customer=customer, number=number)
     try:
-        order = cancel_order(
-            order=order, actor=request.user if request.user.is_authenticated else None
-        )
+        order = cancel_order(order=order, customer=customer)
     except ShopError as error:
         messages.error(request, error.detail)
     else:

@@ -325,7 +325,7 @@ def test_a_retry_after_the_process_died_before_answering_gets_the_order_placed(
 ):
     add_to_cart(api_client, lamp, 1)
     with monkeypatch.context() as patch:
-        patch.setattr("orders.idempotency._keep", _die)  # dies after the order committed
+        patch.setattr("orders.idempotency.keep_answer", _die)  # dies after the order committed
         with pytest.raises(ProcessDied):
             _place(api_client, order_body(method="cod"), key="k1")
     number = Order.objects.get().number
