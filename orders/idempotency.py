@@ -71,9 +71,20 @@ def key_scope(*, customer: Customer) -> str | None:
     return f"session:{key}" if key else None
 
 
+# Marks a fingerprint of the normalised order details (issue 14). Keys claimed before it, whose
+# fingerprint hashed the request differently, replay their answer rather than refuse a retry
+# of an order the client was told about; they are gone IDEMPOTENCY_KEY_HOURS later.
+DIGEST_FORMAT = "2:"
+
+
 def request_digest(*, body: Any) -> str:
     """Return the fingerprint a key's request is recognised by."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    canonical = json.dumps(body, sort_keys=True, default=str).encode()
+    return DIGEST_FORMAT + hashlib.blake2b(canonical, digest_size=31).hexdigest()
+
+
+def _same_request(*, stored: str, digest: str) -> bool:
+    return stored == digest or not stored.startswith(DIGEST_FORMAT)
 
 
 def claim_key(*, scope: str, key: str, digest: str) -> Claim:
@@ -88,7 +99,7 @@ def claim_key(*, scope: str, key: str, digest: str) -> Claim:
         record, claimed = _claim(scope=scope, key=key, digest=digest)
         if claimed:
             return Claim(pk=record.pk)
-        if record.request_digest != digest:
+        if not _same_request(stored=record.request_digest, digest=digest):
             raise IdempotencyKeyReused()
         record = _wait_for_twin(record)
         if record.response_status is not None:

@@ -48,3 +48,24 @@ def test_the_api_replays_the_order_the_checkout_form_placed_with_the_same_key(cl
     assert replay.status_code == 201
     assert replay.json()["number"] == number
     assert Order.objects.count() == 1
+
+
+def test_a_key_claimed_before_the_normalised_fingerprint_replays_its_order(api_client, lamp):
+    from orders.models import IdempotencyKey
+
+    add_to_cart(api_client, lamp, 1)
+    first = _place(api_client, order_body(method="cod"), key="k1")
+    # As a release before issue 14 kept it: a bare SHA-256 of the request as it was sent.
+    IdempotencyKey.objects.update(request_digest="0" * 64)
+    again = _place(api_client, order_body(method="cod"), key="k1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert Order.objects.count() == 1
+
+
+def test_a_key_used_again_with_other_details_is_refused(api_client, lamp):
+    add_to_cart(api_client, lamp, 1)
+    _place(api_client, order_body(method="cod"), key="k1")
+    other = _place(api_client, order_body(method="cod", email="grace@example.com"), key="k1")
+    assert other.status_code == 422
+    assert Order.objects.count() == 1
