@@ -8,9 +8,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from carts.api import AddItemInput, SetQuantityInput
+from carts.inputs import AddItemInput, SetQuantityInput
 from carts.selectors import get_cart
 from carts.services import add_to_cart, remove_line, set_line_quantity
+from shop.customers import Customer
 from shop.exceptions import ShopError
 from shop.inputs import error_summary
 from shop.ratelimits import ratelimit
@@ -39,9 +40,7 @@ def _run(request: HttpRequest, change, success: str) -> HttpResponseRedirect:
 
 
 def cart(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "carts/cart.html", {"cart": get_cart(user=request.user, session=request.session)}
-    )
+    return render(request, "carts/cart.html", {"cart": get_cart(customer=Customer.of(request))})
 
 
 @require_POST
@@ -53,8 +52,7 @@ def add(request: HttpRequest) -> HttpResponseRedirect:
         )
         body.is_valid(raise_exception=True)
         add_to_cart(
-            user=request.user,
-            session=request.session,
+            customer=Customer.of(request),
             product_pk=body.validated_data["product_id"],
             quantity=body.validated_data["quantity"],
         )
@@ -68,8 +66,7 @@ def update(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
         body = SetQuantityInput(data=request.POST.dict())
         body.is_valid(raise_exception=True)
         set_line_quantity(
-            user=request.user,
-            session=request.session,
+            customer=Customer.of(request),
             product_pk=int(product_id),
             quantity=body.validated_data["quantity"],
         )
@@ -80,6 +77,6 @@ def update(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
 @require_POST
 def remove(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
     def change():
-        remove_line(user=request.user, session=request.session, product_pk=int(product_id))
+        remove_line(customer=Customer.of(request), product_pk=int(product_id))
 
     return _run(request, change, "Removed from your cart.")
