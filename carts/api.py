@@ -39,7 +39,7 @@ def _cart_response(request: Request) -> Response:
     return Response(CartOutput(get_cart(customer=Customer.of(request))).data)
 
 
-class CartView(APIView):
+class CartRetrieveView(APIView):
     @extend_schema(responses=CartOutput, summary="The caller's cart", operation_id="cart_retrieve")
     def get(self, request: Request) -> Response:
         return _cart_response(request)

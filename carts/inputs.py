@@ -1,5 +1,7 @@
 """What a cart change takes as input, parsed alike by the API and the storefront's forms."""
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -12,7 +14,7 @@ class LineQuantityField(WholeNumberField):
     """Units of a product in a line: at most CART_LINE_MAX_QUANTITY, as the setting reads when the
     request is parsed (DRF builds a serializer's fields afresh for each one)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_value=settings.CART_LINE_MAX_QUANTITY, **kwargs)
 
 

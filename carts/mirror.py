@@ -1,7 +1,8 @@
 """The cart's SQL mirror: every change Redis makes is written here too, in the same request, so a
 lost Redis node loses no cart; with Redis away the cart lives here alone.
 
-Plain statements, no rules: carts.services decides what may change and in which transaction.
+Statements only: what a shopper may change (the caps) and in which transaction is for
+carts.services to decide.
 """
 
 from decimal import Decimal
@@ -22,7 +23,7 @@ _ADD_UNITS = f"{_INSERT} quantity = {_LINES}.quantity + EXCLUDED.quantity"
 _SET_UNITS = f"{_INSERT} quantity = EXCLUDED.quantity"
 
 
-def touch(*, cart_pk: int, guest: bool) -> None:
+def touch_or_start_afresh(*, cart_pk: int, guest: bool) -> None:
     """Mark the cart changed now; an idle cart first loses its old lines: it starts afresh.
 
     One statement while the cart is in use; the rare idle cart takes a short locked transaction.

@@ -45,8 +45,8 @@ def idle_cutoff(*, guest: bool) -> datetime:
 def is_idle(*, updated_at: datetime, guest: bool) -> bool:
     """Whether a cart last changed at `updated_at` is idle: it has no lines and starts afresh.
 
-    The one idle-cart rule (issue 11): the cart page, the write path (carts.mirror.touch),
-    sign-in's merge, checkout and the sweeper all go by it.
+    The one idle-cart rule (issue 11): the cart page, the write path
+    (carts.mirror.touch_or_start_afresh), sign-in's merge, checkout and the sweeper all go by it.
     """
     return updated_at < idle_cutoff(guest=guest)
 
@@ -104,7 +104,7 @@ def stored_lines(*, cart_pk: int) -> dict[int, StoredLine]:
 
     Redis unreachable: from the database, with no error for the shopper.
     """
-    if store.available():
+    if store.configured():
         try:
             lines = store.read(cart_pk)
             return load_into_redis(cart_pk=cart_pk) if lines is None else lines

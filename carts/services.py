@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 # more units than in stock. Three places enforce them, tested together in
 # carts/tests/test_cart_caps.py (test_each_cap_refuses_a_change_on_both_stores and
 # test_each_cap_holds_in_the_guest_cart_merge):
-#   1. Redis's Lua scripts (carts/store.py: _ADD, _SET), given `_cap` and CART_MAX_LINES;
+#   1. Redis's Lua scripts (carts/store.py: _ADD, _SET), given `_line_cap` and CART_MAX_LINES;
 #   2. the database path with Redis away (`_add_units_in_database`, `_set_units_in_database`);
 #   3. the guest-cart merge at sign-in (`merge_guest_cart`), which caps rather than refuses.
 
@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 # --- Which cart -----------------------------------------------------------------------------
 
 
-def _ttl(*, guest: bool) -> int:
+def _lifetime_seconds(*, guest: bool) -> int:
     return int(idle_lifetime(guest=guest).total_seconds())
 
 
@@ -80,7 +80,9 @@ def _cart_for_writing(*, customer: Customer) -> int:
         raise ValueError("A guest's cart lives in its session, and this guest has none.")
     cart = Cart.objects.create()
     customer.session[SESSION_KEY] = cart.pk
-    customer.session.set_expiry(_ttl(guest=True))  # a guest's session lives as long as its cart
+    customer.session.set_expiry(
+        _lifetime_seconds(guest=True)
+    )  # a guest's session lives as long as its cart
     return cart.pk
 
 
@@ -95,16 +97,17 @@ def _forget_cart(*, customer: Customer) -> None:
 # --- Rules ----------------------------------------------------------------------------------
 
 
-def _offer(*, product_pk: int) -> Offer:
+def _offer_for_sale(*, product_pk: int) -> Offer:
     offer = get_product_offers(pks=[product_pk]).get(product_pk)
     if offer is None:
         raise ProductUnavailable(f"Product {product_pk} does not exist or is not for sale.")
     return offer
 
 
-def _cap(*, offer: Offer) -> int:
+def _line_cap(*, offer: Offer) -> int:
     """Return the most units of `offer` a line may hold: the line maximum, or the stock."""
-    return min(settings.CART_LINE_MAX_QUANTITY, offer.stock)
+    line_max: int = settings.CART_LINE_MAX_QUANTITY
+    return min(line_max, offer.stock)
 
 
 def _refuse(*, reason: Refusal, offer: Offer, held: int, wanted: int) -> NoReturn:
@@ -133,9 +136,9 @@ def _change_in_redis(
 ) -> Change | None:
     """Run an atomic change on the Redis copy, loading the cart from the database first if Redis
     does not hold it; return None when Redis is away, for the database path to run instead."""
-    if not store.available():
+    if not store.configured():
         return None
-    ttl = _ttl(guest=guest)
+    ttl = _lifetime_seconds(guest=guest)
     try:
         try:
             return change(cart_pk=cart_pk, ttl=ttl, **line)
@@ -152,7 +155,7 @@ def _writing_through(*, cart_pk: int, guest: bool) -> Iterator[None]:
     """Touch the cart in the mirror for the block to write Redis's change there; if either
     fails, drop the Redis copy: the database is the truth, and the cart reloads from it."""
     try:
-        mirror.touch(cart_pk=cart_pk, guest=guest)
+        mirror.touch_or_start_afresh(cart_pk=cart_pk, guest=guest)
         yield
     except Exception:
         store.drop(cart_pk)
@@ -173,7 +176,7 @@ def add_to_cart(*, customer: Customer, product_pk: int, quantity: int) -> None:
 
 
 def _add_units(*, customer: Customer, product_pk: int, quantity: int) -> None:
-    offer = _offer(product_pk=product_pk)
+    offer = _offer_for_sale(product_pk=product_pk)
     cart_pk = _cart_for_writing(customer=customer)
     guest = customer.is_guest
     change = _change_in_redis(
@@ -182,7 +185,7 @@ def _add_units(*, customer: Customer, product_pk: int, quantity: int) -> None:
         guest=guest,
         product_pk=product_pk,
         quantity=quantity,
-        cap=_cap(offer=offer),
+        cap=_line_cap(offer=offer),
         price=offer.price,
     )
     if change is None:
@@ -200,10 +203,10 @@ def _add_units(*, customer: Customer, product_pk: int, quantity: int) -> None:
 @transaction.atomic(durable=True)
 def _add_units_in_database(*, cart_pk: int, guest: bool, offer: Offer, quantity: int) -> None:
     """Add units with Redis away: touching locks the cart, so its lines are counted safely."""
-    mirror.touch(cart_pk=cart_pk, guest=guest)
+    mirror.touch_or_start_afresh(cart_pk=cart_pk, guest=guest)
     held = mirror.held_units(cart_pk=cart_pk, product_pk=offer.pk)
     wanted = held + quantity
-    if wanted > _cap(offer=offer):
+    if wanted > _line_cap(offer=offer):
         _refuse(reason=Refusal.OVER_CAP, offer=offer, held=held, wanted=wanted)
     if not held and mirror.count_lines(cart_pk=cart_pk) >= settings.CART_MAX_LINES:
         _refuse(reason=Refusal.TOO_MANY_LINES, offer=offer, held=held, wanted=wanted)
@@ -218,7 +221,7 @@ def set_line_quantity(*, customer: Customer, product_pk: int, quantity: int) -> 
     if quantity == 0:
         remove_line(customer=customer, product_pk=product_pk)
         return
-    offer = _offer(product_pk=product_pk)
+    offer = _offer_for_sale(product_pk=product_pk)
     cart_pk = _cart_for_writing(customer=customer)
     guest = customer.is_guest
     change = _change_in_redis(
@@ -227,7 +230,7 @@ def set_line_quantity(*, customer: Customer, product_pk: int, quantity: int) -> 
         guest=guest,
         product_pk=product_pk,
         quantity=quantity,
-        cap=_cap(offer=offer),
+        cap=_line_cap(offer=offer),
     )
     if change is None:
         _set_units_in_database(cart_pk=cart_pk, guest=guest, offer=offer, quantity=quantity)
@@ -243,11 +246,11 @@ def set_line_quantity(*, customer: Customer, product_pk: int, quantity: int) -> 
 @transaction.atomic(durable=True)
 def _set_units_in_database(*, cart_pk: int, guest: bool, offer: Offer, quantity: int) -> None:
     """Set a line's units with Redis away, its row locked."""
-    mirror.touch(cart_pk=cart_pk, guest=guest)
+    mirror.touch_or_start_afresh(cart_pk=cart_pk, guest=guest)
     held = mirror.held_units(cart_pk=cart_pk, product_pk=offer.pk)
     if not held:
         _refuse(reason=Refusal.NOT_IN_CART, offer=offer, held=held, wanted=quantity)
-    if quantity > _cap(offer=offer):
+    if quantity > _line_cap(offer=offer):
         _refuse(reason=Refusal.OVER_CAP, offer=offer, held=held, wanted=quantity)
     mirror.set_units(cart_pk=cart_pk, product_pk=offer.pk, quantity=quantity, price=offer.price)
 
@@ -275,7 +278,7 @@ def remove_line(*, customer: Customer, product_pk: int) -> None:
 @transaction.atomic(durable=True)
 def _remove_line_in_database(*, cart_pk: int, guest: bool, product_pk: int) -> None:
     """Remove a line with Redis away, its row locked."""
-    mirror.touch(cart_pk=cart_pk, guest=guest)
+    mirror.touch_or_start_afresh(cart_pk=cart_pk, guest=guest)
     if not mirror.held_units(cart_pk=cart_pk, product_pk=product_pk):
         raise LineNotFound()
     mirror.delete_line(cart_pk=cart_pk, product_pk=product_pk)
@@ -307,7 +310,9 @@ def merge_guest_cart(*, guest_cart_pk: int, user: User) -> Cart:
     """Sum the guest cart's lines into the account's cart, capped by stock, the line maximum and
     the line count."""
     target, _ = Cart.objects.get_or_create(owner_id=user.pk)
-    mirror.touch(cart_pk=target.pk, guest=False)  # an idle account cart starts afresh
+    mirror.touch_or_start_afresh(
+        cart_pk=target.pk, guest=False
+    )  # an idle account cart starts afresh
     guest = lines_from_database(cart_pk=guest_cart_pk)  # an idle guest cart brings nothing
     held = {
         line.product_id: line
@@ -319,7 +324,7 @@ def merge_guest_cart(*, guest_cart_pk: int, user: User) -> Cart:
         if offer is None:
             continue
         mine = held.get(product_pk)
-        quantity = min(_cap(offer=offer), line.quantity + (mine.quantity if mine else 0))
+        quantity = min(_line_cap(offer=offer), line.quantity + (mine.quantity if mine else 0))
         if mine is not None:
             if quantity > mine.quantity:
                 mine.quantity = quantity
@@ -370,7 +375,7 @@ def _forget_swept_carts(*, cart_pks: list[int], owner_keys: list[str]) -> None:
 
 def _drop_from_redis(*cart_pks: int) -> None:
     """Forget carts in Redis if it is there; the database is their truth either way."""
-    if store.available():
+    if store.configured():
         try:
             store.drop(*cart_pks)
         except RedisError as error:

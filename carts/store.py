@@ -5,14 +5,14 @@ when the line was added, and `_` → "1", present even in an empty cart, so that
 always means "not loaded" (rebuild it from the database), never "empty".
 
 Every function raises redis.RedisError when Redis is unreachable; carts.services then works on
-the database alone. With no Redis configured (make run), `available()` is False.
+the database alone. With no Redis configured (make run), `configured()` is False.
 """
 
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django_redis import get_redis_connection
@@ -101,13 +101,14 @@ return 1
 """
 
 
-def available() -> bool:
+def configured() -> bool:
     """Return whether the shop runs with Redis (not whether Redis answers right now)."""
     return settings.REDIS_ENABLED
 
 
 def _client() -> Redis:
-    return get_redis_connection("default")
+    client: Redis = get_redis_connection("default")
+    return client
 
 
 def _run(script: str, key: str, args: list[Any], *, replicate: bool = True) -> Any:
@@ -143,7 +144,7 @@ def _key(cart_pk: int) -> str:
 
 def read(cart_pk: int) -> dict[int, StoredLine] | None:
     """Return the cart's lines by product pk, or None when Redis does not hold the cart."""
-    raw = _client().hgetall(_key(cart_pk))
+    raw = cast(dict[bytes, bytes], _client().hgetall(_key(cart_pk)))  # the client decodes nothing
     if not raw:
         return None
     lines: dict[int, StoredLine] = {}

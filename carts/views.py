@@ -1,5 +1,7 @@
 """The storefront's cart: the cart page and its forms. Every change is a POST with a CSRF token."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -27,7 +29,7 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
     return HttpResponseRedirect(target)
 
 
-def _run(request: HttpRequest, change, success: str) -> HttpResponseRedirect:
+def _run(request: HttpRequest, change: Callable[[], None], success: str) -> HttpResponseRedirect:
     try:
         change()
     except ValidationError as error:
@@ -46,7 +48,7 @@ def cart(request: HttpRequest) -> HttpResponse:
 @require_POST
 @ratelimit("add_to_cart")
 def add(request: HttpRequest) -> HttpResponseRedirect:
-    def change():
+    def change() -> None:
         body = AddItemInput(
             data=request.POST.dict() | {"quantity": request.POST.get("quantity", "1")}
         )
@@ -62,7 +64,7 @@ def add(request: HttpRequest) -> HttpResponseRedirect:
 
 @require_POST
 def update(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
-    def change():
+    def change() -> None:
         body = SetQuantityInput(data=request.POST.dict())
         body.is_valid(raise_exception=True)
         set_line_quantity(
@@ -76,7 +78,7 @@ def update(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
 
 @require_POST
 def remove(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
-    def change():
+    def change() -> None:
         remove_line(customer=Customer.of(request), product_pk=int(product_id))
 
     return _run(request, change, "Removed from your cart.")
