@@ -1,6 +1,5 @@
 """The cart API: /api/v1/cart/ and its items, reached only through the caller's session or token."""
 
-from django.conf import settings
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -8,27 +7,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from carts.inputs import AddItemInput, SetQuantityInput
 from carts.selectors import get_cart
 from carts.services import add_to_cart, remove_line, set_line_quantity
-from shop.inputs import WholeNumberField
+from shop.customers import Customer
 from shop.ratelimits import ratelimit
-
-PRODUCT_PK_MAX = 2**63 - 1
-
-
-class AddItemInput(serializers.Serializer):
-    product_id = WholeNumberField(min_value=1, max_value=PRODUCT_PK_MAX)
-    quantity = WholeNumberField(min_value=1, max_value=settings.CART_LINE_MAX_QUANTITY)
-
-
-class SetQuantityInput(serializers.Serializer):
-    quantity = WholeNumberField(
-        min_value=0, max_value=settings.CART_LINE_MAX_QUANTITY, help_text="0 removes the line"
-    )
 
 
 class CartItemOutput(serializers.Serializer):
-    product_id = serializers.IntegerField()
+    product_id = serializers.IntegerField(source="product_pk")
     slug = serializers.CharField()
     title = serializers.CharField()
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -49,10 +36,10 @@ class CartOutput(serializers.Serializer):
 
 
 def _cart_response(request: Request) -> Response:
-    return Response(CartOutput(get_cart(user=request.user, session=request.session)).data)
+    return Response(CartOutput(get_cart(customer=Customer.of(request))).data)
 
 
-class CartView(APIView):
+class CartRetrieveView(APIView):
     @extend_schema(responses=CartOutput, summary="The caller's cart", operation_id="cart_retrieve")
     def get(self, request: Request) -> Response:
         return _cart_response(request)
@@ -70,8 +57,7 @@ class CartItemsView(APIView):
         body = AddItemInput(data=request.data)
         body.is_valid(raise_exception=True)
         add_to_cart(
-            user=request.user,
-            session=request.session,
+            customer=Customer.of(request),
             product_pk=body.validated_data["product_id"],
             quantity=body.validated_data["quantity"],
         )
@@ -89,8 +75,7 @@ class CartItemView(APIView):
         body = SetQuantityInput(data=request.data)
         body.is_valid(raise_exception=True)
         set_line_quantity(
-            user=request.user,
-            session=request.session,
+            customer=Customer.of(request),
             product_pk=int(product_id),
             quantity=body.validated_data["quantity"],
         )
@@ -101,5 +86,5 @@ class CartItemView(APIView):
         responses={200: CartOutput}, summary="Remove a line", operation_id="cart_items_remove"
     )
     def delete(self, request: Request, product_id: str) -> Response:
-        remove_line(user=request.user, session=request.session, product_pk=int(product_id))
+        remove_line(customer=Customer.of(request), product_pk=int(product_id))
         return _cart_response(request)

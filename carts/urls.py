@@ -15,7 +15,7 @@ urlpatterns = [
 ]
 
 api_urlpatterns = [
-    path("cart/", api.CartView.as_view(), name="cart"),
+    path("cart/", api.CartRetrieveView.as_view(), name="cart"),
     path("cart/items/", api.CartItemsView.as_view(), name="cart-items"),
     re_path(rf"^cart/items/{PRODUCT}/$", api.CartItemView.as_view(), name="cart-item"),
 ]

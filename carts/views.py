@@ -1,5 +1,7 @@
 """The storefront's cart: the cart page and its forms. Every change is a POST with a CSRF token."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -8,9 +10,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from carts.api import AddItemInput, SetQuantityInput
+from carts.inputs import AddItemInput, SetQuantityInput
 from carts.selectors import get_cart
 from carts.services import add_to_cart, remove_line, set_line_quantity
+from shop.customers import Customer
 from shop.exceptions import ShopError
 from shop.inputs import error_summary
 from shop.ratelimits import ratelimit
@@ -26,7 +29,7 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
     return HttpResponseRedirect(target)
 
 
-def _run(request: HttpRequest, change, success: str) -> HttpResponseRedirect:
+def _run(request: HttpRequest, change: Callable[[], None], success: str) -> HttpResponseRedirect:
     try:
         change()
     except ValidationError as error:
@@ -39,22 +42,19 @@ def _run(request: HttpRequest, change, success: str) -> HttpResponseRedirect:
 
 
 def cart(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "carts/cart.html", {"cart": get_cart(user=request.user, session=request.session)}
-    )
+    return render(request, "carts/cart.html", {"cart": get_cart(customer=Customer.of(request))})
 
 
 @require_POST
 @ratelimit("add_to_cart")
 def add(request: HttpRequest) -> HttpResponseRedirect:
-    def change():
+    def change() -> None:
         body = AddItemInput(
             data=request.POST.dict() | {"quantity": request.POST.get("quantity", "1")}
         )
         body.is_valid(raise_exception=True)
         add_to_cart(
-            user=request.user,
-            session=request.session,
+            customer=Customer.of(request),
             product_pk=body.validated_data["product_id"],
             quantity=body.validated_data["quantity"],
         )
@@ -64,12 +64,11 @@ def add(request: HttpRequest) -> HttpResponseRedirect:
 
 @require_POST
 def update(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
-    def change():
+    def change() -> None:
         body = SetQuantityInput(data=request.POST.dict())
         body.is_valid(raise_exception=True)
         set_line_quantity(
-            user=request.user,
-            session=request.session,
+            customer=Customer.of(request),
             product_pk=int(product_id),
             quantity=body.validated_data["quantity"],
         )
@@ -79,7 +78,7 @@ def update(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
 
 @require_POST
 def remove(request: HttpRequest, product_id: str) -> HttpResponseRedirect:
-    def change():
-        remove_line(user=request.user, session=request.session, product_pk=int(product_id))
+    def change() -> None:
+        remove_line(customer=Customer.of(request), product_pk=int(product_id))
 
     return _run(request, change, "Removed from your cart.")

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from carts.selectors import get_cart_pk, lines_from_database
-from carts.services import empty_cart
+from carts.services import remove_ordered_lines
 from carts.store import StoredLine
 from catalog.models import Product
 from catalog.selectors import for_sale
@@ -169,9 +169,8 @@ def place_order(
     `idempotency_claim`, the caller's claimed Idempotency-Key, gets the order in the order's own
     transaction, so a retry finds it even if this process dies before answering.
     """
-    user, session = customer.user, customer.session
-    cart_pk = get_cart_pk(user=user, session=session)
-    cart = lines_from_database(cart_pk) if cart_pk else {}  # the primary's copy, not Redis's
+    cart_pk = get_cart_pk(customer=customer)
+    cart = lines_from_database(cart_pk=cart_pk) if cart_pk else {}  # the primary's, not Redis's
     if cart_pk is None or not cart:
         raise EmptyCart()
     order = _reserve(
@@ -277,7 +276,7 @@ def _reserve(
         IdempotencyKey.objects.filter(pk=idempotency_claim).update(order=order)
     if not card:  # cash on delivery: placed now (to be confirmed), paid at the door
         record_event(order=order, kind=OutboxEvent.Kind.ORDER_PLACED)
-        empty_cart(cart_pk=cart_pk, product_pks=cart)
+        remove_ordered_lines(cart_pk=cart_pk, product_pks=cart)
     return order
 
 
@@ -304,7 +303,9 @@ def _record_charge(*, order: Order, reference: str, cart_pk: int | None) -> Orde
     order = _move(order=order, expected={Order.Status.PENDING_PAYMENT}, to=Order.Status.PAID)
     record_event(order=order, kind=OutboxEvent.Kind.ORDER_PLACED)
     if cart_pk is not None:
-        empty_cart(cart_pk=cart_pk, product_pks=order.lines.values_list("product_id", flat=True))
+        remove_ordered_lines(
+            cart_pk=cart_pk, product_pks=order.lines.values_list("product_id", flat=True)
+        )
     return order
 
 
@@ -468,5 +469,6 @@ def _settle_charge(*, order_pk: int, charge: Charge | None) -> None:
     # A cancelled order's charge is refunded (_record_charge). One still within its reservation
     # is confirmed as paid: its stock is still held for the shopper, who paid, and whose retry
     # with the same Idempotency-Key is answered from this order.
-    cart_pk = get_cart_pk(user=order.customer, session=None) if order.customer else None
+    customer = Customer(user=order.customer, session=None) if order.customer else None
+    cart_pk = get_cart_pk(customer=customer) if customer else None
     _record_charge(order=order, reference=charge.reference, cart_pk=cart_pk)

@@ -35,7 +35,7 @@ CONFIRMED_STATUSES = {Order.Status.PENDING_PAYMENT, Order.Status.SHIPPED, Order.
 
 
 def _render_checkout(request: HttpRequest, form: CheckoutForm, key: str) -> HttpResponse:
-    cart = get_cart(user=request.user, session=request.session)
+    cart = get_cart(customer=Customer.of(request))
     cod = {
         "max_units_per_order": settings.COD_MAX_UNITS_PER_ORDER,
         "confirm_minutes": settings.COD_CONFIRM_MINUTES,
@@ -52,11 +52,11 @@ def _new_key() -> str:
 @ratelimit("place_order")  # counts POSTs only
 def checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        cart = get_cart(user=request.user, session=request.session)
-        if not cart["items"]:
+        cart = get_cart(customer=Customer.of(request))
+        if not cart.items:
             messages.info(request, "Your cart is empty: add something before checking out.")
             return redirect("carts:cart")
-        if cart["has_problems"]:
+        if cart.has_problems:
             messages.error(request, "Some products need your attention before you can check out.")
             return redirect("carts:cart")
         email = request.user.email if request.user.is_authenticated else ""

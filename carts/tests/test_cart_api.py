@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+import yaml
 
 from carts.models import CartLine
 from carts.tests.conftest import add, lines
@@ -101,6 +102,28 @@ def test_a_line_cannot_pass_the_line_maximum(api_client, mug, settings):
     assert response.status_code == 409
     assert response.json()["detail"] == "At most 10 of 'Stoneware Mug' per cart; your cart holds 6."
     assert lines(api_client) == {"Stoneware Mug": 6}
+
+
+def test_a_quantity_past_the_line_maximum_is_a_400_as_the_setting_reads(
+    api_client, kettle, settings
+):
+    api_client.get("/api/v1/cart/")  # the API's modules are imported before the setting changes
+    settings.CART_LINE_MAX_QUANTITY = 3
+    response = add(api_client, kettle, 4)
+    assert (response.status_code, response.json()["detail"]) == (
+        400,
+        "quantity: Ensure this value is less than or equal to 3.",
+    )
+    assert lines(api_client) == {}
+
+
+def test_the_schema_states_the_line_maximum_as_the_setting_reads(api_client, settings):
+    api_client.get("/api/v1/cart/")
+    settings.CART_LINE_MAX_QUANTITY = 3
+    schema = yaml.safe_load(api_client.get("/api/schema/").content)
+    components = schema["components"]["schemas"]
+    assert components["AddItemInputRequest"]["properties"]["quantity"]["maximum"] == 3
+    assert components["SetQuantityInputRequest"]["properties"]["quantity"]["maximum"] == 3
 
 
 @pytest.mark.parametrize(

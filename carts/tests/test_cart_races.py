@@ -9,6 +9,7 @@ from django.conf import settings
 from carts import store
 from carts.models import CartLine
 from carts.services import add_to_cart
+from shop.customers import Customer
 from tests.fixtures import process_environment
 
 ADDS_PER_PROCESS = 40
@@ -19,11 +20,12 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 from carts.services import add_to_cart
+from shop.customers import Customer
 from tests.fixtures import process_environment
 user = get_user_model().objects.get(pk=int(sys.argv[1]))
 sys.stdin.read()  # wait for the parent's go, so that both processes add at once
 for _ in range(int(sys.argv[3])):
-    add_to_cart(user=user, session=None, product_pk=int(sys.argv[2]), quantity=1)
+    add_to_cart(customer=Customer(user=user, session=None), product_pk=int(sys.argv[2]), quantity=1)
 """
 
 
@@ -32,7 +34,7 @@ for _ in range(int(sys.argv[3])):
 def test_two_processes_adding_at_once_lose_no_increment(postgres, redis_cache, shopper, mug, path):
     mug.stock = 1000
     mug.save()
-    add_to_cart(user=shopper, session=None, product_pk=mug.pk, quantity=1)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=mug.pk, quantity=1)
     redis_url = settings.REDIS_URL if path == "redis" else "redis://127.0.0.1:1/0"
     children = [
         subprocess.Popen(

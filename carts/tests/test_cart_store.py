@@ -13,6 +13,7 @@ from carts.services import add_to_cart, delete_idle_carts
 from carts.tests.conftest import add, lines
 from catalog.tests.test_cache import DEAD_REDIS
 from shop.accounts.tokens import issue_token
+from shop.customers import Customer
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +124,7 @@ def _sign_in(api_client, user) -> None:
 def test_a_guest_cart_merges_into_the_account_at_sign_in(
     api_client, shopper, kettle, mug, django_capture_on_commit_callbacks
 ):
-    add_to_cart(user=shopper, session=None, product_pk=mug.pk, quantity=2)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=mug.pk, quantity=2)
     add(api_client, mug, 3)
     add(api_client, kettle, 1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -135,8 +136,8 @@ def test_a_guest_cart_merges_into_the_account_at_sign_in(
 def test_a_merge_is_capped_by_stock_and_the_line_maximum(
     api_client, shopper, kettle, mug, django_capture_on_commit_callbacks
 ):
-    add_to_cart(user=shopper, session=None, product_pk=kettle.pk, quantity=4)
-    add_to_cart(user=shopper, session=None, product_pk=mug.pk, quantity=7)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=kettle.pk, quantity=4)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=mug.pk, quantity=7)
     add(api_client, kettle, 3)  # 4 + 3 > 5 in stock
     add(api_client, mug, 6)  # 7 + 6 > 10 per line
     with django_capture_on_commit_callbacks(execute=True):
@@ -147,7 +148,7 @@ def test_a_merge_is_capped_by_stock_and_the_line_maximum(
 def test_signing_in_without_a_guest_cart_keeps_the_account_cart(
     api_client, shopper, kettle, django_capture_on_commit_callbacks
 ):
-    add_to_cart(user=shopper, session=None, product_pk=kettle.pk, quantity=2)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=kettle.pk, quantity=2)
     with django_capture_on_commit_callbacks(execute=True):
         _sign_in(api_client, shopper)
     assert lines(api_client) == {"Copper Kettle": 2}
@@ -160,7 +161,7 @@ def test_a_guest_cart_lives_24_hours_in_redis_and_an_account_cart_30_days(
     redis_cache, api_client, shopper, kettle
 ):
     add(api_client, kettle, 1)
-    add_to_cart(user=shopper, session=None, product_pk=kettle.pk, quantity=1)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=kettle.pk, quantity=1)
     guest, account = Cart.objects.get(owner=None), Cart.objects.get(owner=shopper)
     redis = get_redis_connection("default")
     assert 23 * 3600 < redis.ttl(store._key(guest.pk)) <= 24 * 3600
@@ -174,7 +175,7 @@ def test_a_guest_session_lasts_as_long_as_its_cart(api_client, kettle):
 
 def test_idle_carts_are_deleted_and_active_ones_kept(api_client, shopper, kettle):
     add(api_client, kettle, 1)
-    add_to_cart(user=shopper, session=None, product_pk=kettle.pk, quantity=1)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=kettle.pk, quantity=1)
     guest, account = Cart.objects.get(owner=None), Cart.objects.get(owner=shopper)
     Cart.objects.filter(pk=guest.pk).update(updated_at=timezone.now() - timedelta(hours=25))
     Cart.objects.filter(pk=account.pk).update(updated_at=timezone.now() - timedelta(days=29))

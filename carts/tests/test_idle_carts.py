@@ -23,6 +23,7 @@ from carts.selectors import lines_from_database
 from carts.services import add_to_cart, delete_idle_carts
 from carts.tests.conftest import add, lines
 from catalog.tests.test_cache import DEAD_REDIS
+from shop.customers import Customer
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def _checkout_titles(cart_pk: int) -> list[str]:
     """The lines checkout would order (orders.services.place_order reads exactly these)."""
     return sorted(
         CartLine.objects.filter(
-            cart_id=cart_pk, product_id__in=lines_from_database(cart_pk)
+            cart_id=cart_pk, product_id__in=lines_from_database(cart_pk=cart_pk)
         ).values_list("product__title", flat=True)
     )
 
@@ -98,7 +99,7 @@ def test_a_cart_reloaded_into_redis_expires_there_when_it_goes_idle(
 def test_signing_in_merges_nothing_from_an_idle_guest_cart_into_an_idle_account_cart(
     api_client, shopper, kettle, mug, django_capture_on_commit_callbacks
 ):
-    add_to_cart(user=shopper, session=None, product_pk=kettle.pk, quantity=2)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=kettle.pk, quantity=2)
     Cart.objects.filter(owner=shopper).update(updated_at=timezone.now() - ACCOUNT_IDLE)
     add(api_client, mug, 1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -127,7 +128,7 @@ def test_an_idle_guest_cart_brings_nothing_to_the_account_at_sign_in(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_sweeper_keeps_a_cart_touched_while_it_runs(postgres, redis_cache, shopper, kettle):
-    add_to_cart(user=shopper, session=None, product_pk=kettle.pk, quantity=2)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=kettle.pk, quantity=2)
     cart = Cart.objects.get(owner=shopper)
     Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now() - ACCOUNT_IDLE)
     touched, release = threading.Event(), threading.Event()
@@ -170,7 +171,7 @@ def test_the_sweeper_still_deletes_idle_carts_and_forgets_them_in_redis(
     redis_cache, api_client, shopper, kettle, django_capture_on_commit_callbacks
 ):
     add(api_client, kettle, 1)
-    add_to_cart(user=shopper, session=None, product_pk=kettle.pk, quantity=1)
+    add_to_cart(customer=Customer(user=shopper, session=None), product_pk=kettle.pk, quantity=1)
     guest, account = Cart.objects.get(owner=None), Cart.objects.get(owner=shopper)
     Cart.objects.filter(pk=guest.pk).update(updated_at=timezone.now() - GUEST_IDLE)
     Cart.objects.filter(pk=account.pk).update(updated_at=timezone.now() - ACCOUNT_IDLE)

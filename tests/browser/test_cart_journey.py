@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from carts.services import add_to_cart
+from shop.customers import Customer
 from tests.browser.conftest import PASSWORD, fill_sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -90,7 +91,7 @@ def test_signing_in_merges_the_guest_cart_into_the_account_cart(
 ):
     kettle, _pan, _mugs = products
     user = get_user_model().objects.create_user(email="regular@example.com", password=PASSWORD)
-    add_to_cart(user=user, session=None, product_pk=kettle.pk, quantity=1)
+    add_to_cart(customer=Customer(user=user, session=None), product_pk=kettle.pk, quantity=1)
 
     add_on_product_page(page, live_server.url, "copper-kettle", 2)
     expect(header_cart(page)).to_have_accessible_name("Cart, 2 items")
