@@ -18,7 +18,7 @@ _LINES = CartLine._meta.db_table
 # the model's own table name is formatted in; every value is a bound parameter.
 _INSERT = (
     f"INSERT INTO {_LINES} (cart_id, product_id, quantity, price_when_added, added_at) "
-    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (cart_id, product_id) DO UPDATE SET "  # noqa: S608
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (cart_id, product_id) DO UPDATE SET "
 )
 _ADD_UNITS = f"{_INSERT} quantity = {_LINES}.quantity + EXCLUDED.quantity"
 _SET_UNITS = f"{_INSERT} quantity = EXCLUDED.quantity"
