@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.read_models import in_stock, low_stock
+from catalog.read_models import Stocked
 
 
 def shop_currency() -> str:
@@ -55,7 +55,7 @@ class Category(models.Model):
             ancestor = ancestor.parent
 
 
-class Product(models.Model):
+class Product(Stocked, models.Model):
     """Something the shop sells, with its price and the units on hand.
 
     The price is in the shop's currency (shop_currency): a product has none of its own, so a
@@ -118,14 +118,6 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:product", kwargs={"slug": self.slug})
-
-    @property
-    def in_stock(self) -> bool:
-        return in_stock(self.stock)
-
-    @property
-    def low_stock(self) -> bool:
-        return low_stock(self.stock)
 
 
 class StockMovement(models.Model):

@@ -35,8 +35,27 @@ def low_stock_condition() -> Q:
     return Q(stock__gt=0, stock__lte=settings.LOW_STOCK_THRESHOLD)
 
 
+def fell_to_low_stock(*, before: int, after: int) -> bool:
+    """Return whether taking units left few or none where there were more: operators are told."""
+    return after <= settings.LOW_STOCK_THRESHOLD < before
+
+
+class Stocked:
+    """The stock rules as properties of anything that has units on hand (product, offer, card)."""
+
+    stock: int
+
+    @property
+    def in_stock(self) -> bool:
+        return in_stock(self.stock)
+
+    @property
+    def low_stock(self) -> bool:
+        return low_stock(self.stock)
+
+
 @dataclass(frozen=True)
-class Offer:
+class Offer(Stocked):
     """A product's price and stock as carts and orders see them: the fast-moving part of a
     product, cached for the price TTL and dropped whenever an order takes or returns stock."""
 
@@ -46,14 +65,6 @@ class Offer:
     price: Decimal
     stock: int
     image: str
-
-    @property
-    def in_stock(self) -> bool:
-        return in_stock(self.stock)
-
-    @property
-    def low_stock(self) -> bool:
-        return low_stock(self.stock)
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,7 @@ class CategoryTree:
 
 
 @dataclass(frozen=True)
-class ProductCard:
+class ProductCard(Stocked):
     """What a listing (category page, search, home page) shows of a product."""
 
     pk: int
@@ -115,14 +126,6 @@ class ProductCard:
     category: CategoryLink
     created_at: datetime.datetime
     url: str
-
-    @property
-    def in_stock(self) -> bool:
-        return in_stock(self.stock)
-
-    @property
-    def low_stock(self) -> bool:
-        return low_stock(self.stock)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from catalog.models import Product
+from catalog.read_models import fell_to_low_stock
 from orders.cod import confirmation_url
 from orders.models import Order, OutboxEvent, SaleRecord, SentEmail
 from orders.payments import card_gateway
@@ -143,8 +144,8 @@ def _alert_low_stock(*, event: OutboxEvent) -> None:
     sold = {line.product_id: line.quantity for line in order.lines.all() if line.product_id}
     low = [
         product
-        for product in Product.objects.filter(pk__in=sold, stock__lte=settings.LOW_STOCK_THRESHOLD)
-        if product.stock + sold[product.pk] > settings.LOW_STOCK_THRESHOLD  # crossed just now
+        for product in Product.objects.filter(pk__in=sold)
+        if fell_to_low_stock(before=product.stock + sold[product.pk], after=product.stock)
     ]
     operators = list(
         get_user_model()
