@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from catalog.tests.factories import ProductFactory
-from shop.accounts.tests.conftest import PASSWORD
-from shop.accounts.tests.test_tokens import as_holder, log_in
+from shop.accounts.tests.actions import as_holder, log_in
+from shop.accounts.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -242,6 +242,7 @@ def test_every_django_process_finds_redis_and_the_broker_through_the_sentinels(t
     assert "REDIS_URL" not in environment and "CELERY_BROKER_URL" not in environment
 
 
+@pytest.mark.timeout(120)
 def test_the_settings_built_from_that_environment_use_sentinel_for_cache_and_broker(topology):
     """config/settings.py read with the HA environment, in a fresh interpreter."""
     environment = configs.app_environment(topology, SECRETS, host=topology.host("shop-h2"))
@@ -419,6 +420,7 @@ def test_the_stack_runs_web_worker_beat_and_a_balancer_on_the_app_nodes(swarm_to
     assert stack["networks"]["shop"]["driver"] == "overlay"
 
 
+@pytest.mark.timeout(120)
 def test_the_balancer_finds_web_by_dns_and_haproxy_accepts_its_config(swarm_topology, tmp_path):
     text = swarm.balancer_config(swarm_topology)
     assert "nameserver embedded 127.0.0.11:53" in text

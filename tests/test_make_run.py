@@ -17,6 +17,8 @@ from django_ratelimit.core import _get_window
 
 from tests.fixtures import Server, clean_environment, gunicorn, run_manage
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
 OPERATOR = ("ops@make-run.test", "ops-make-run-password")
 # Nothing like a hex e-mail: "a-long-passphrase-for-make-run" was "too similar" to
 # shopper-<hex>@make-run.test about once in 300 registrations, and CI met one.
@@ -24,6 +26,7 @@ PASSWORD = "quiz-vixen-jumbo-glyph"
 # The catalog the two apps share: one category, one product, made before they start.
 CATALOG = """
 from catalog.models import Category, Product
+
 lamps = Category.objects.create(name="Lamps", slug="lamps")
 Product.objects.create(category=lamps, sku="LAMP-1", slug="desk-lamp", title="Desk lamp",
                        price="10.00", stock=5)

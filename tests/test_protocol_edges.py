@@ -13,7 +13,7 @@ from carts.models import Cart, CartLine
 from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from orders.models import Order
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
 from shop.accounts.tokens import issue_token
 
 pytestmark = pytest.mark.django_db

@@ -26,15 +26,15 @@ from catalog.tests.factories import ProductFactory
 from shop import cache_failover
 from tests.fixtures import (
     ROOT,
-    _unavailable,
     clean_environment,
     gunicorn,
     process_environment,
     run_manage,
+    service_unavailable,
 )
 from tests.redis_sentinel import MASTER_NAME, SentinelGroup, sentinel_group
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(300)]
 
 PREFIX = "shoptest_sentinel"
 # From the kill until a cart write lands in Redis again (issue 13's drill asks for 10 s); with
@@ -45,7 +45,7 @@ RECOVERY_BOUND_SECONDS = 10
 @pytest.fixture
 def group(tmp_path):
     if shutil.which("redis-server") is None:
-        _unavailable("needs redis-server (Debian's redis-server, which runs sentinels too)")
+        service_unavailable("needs redis-server (Debian's redis-server, which runs sentinels too)")
     with sentinel_group(tmp_path / "redis") as started:
         yield started
 

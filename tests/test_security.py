@@ -1,5 +1,5 @@
 """Hostile input and the shop's promises about it (issue 6). More live beside the code they guard:
-rate limits on login (shop/tests/test_ratelimits.py), the admin and non-staff
+rate limits on login (tests/test_ratelimits.py), the admin and non-staff
 (shop/tests/test_accounts.py), others' orders (orders/tests/test_api_orders.py), nginx's body limit
 (tests/cluster/test_edge.py)."""
 
@@ -8,12 +8,14 @@ from django.test import Client
 
 from catalog.tests.factories import ProductFactory
 from orders.models import Order
-from orders.tests.conftest import ADDRESS, add_to_cart, order_body
+from orders.tests.actions import ADDRESS, add_to_cart, order_body
 from tests.fixtures import clean_environment, run_manage
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_the_deploy_checks_pass_in_production_mode():
     env = clean_environment(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -29,6 +31,8 @@ def test_the_deploy_checks_pass_in_production_mode():
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_production_mode_refuses_to_start_without_its_secret():
     env = clean_environment(DJANGO_SETTINGS_MODULE="config.settings", SHOP_PRODUCTION="1")
     result = run_manage("check", env=env)

@@ -10,9 +10,9 @@ import pytest
 from django.test import override_settings
 
 from carts.models import CartLine
-from carts.tests.conftest import add, lines
+from carts.tests.actions import add, lines
 from catalog.tests.factories import ProductFactory
-from catalog.tests.test_cache import DEAD_REDIS
+from tests.fixtures import DEAD_REDIS
 
 pytestmark = pytest.mark.django_db
 

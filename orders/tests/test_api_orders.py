@@ -8,7 +8,7 @@ from carts.models import CartLine
 from catalog.models import Product, StockMovement
 from orders.models import Order, OutboxEvent
 from orders.numbers import is_well_formed
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
 
 pytestmark = pytest.mark.django_db
 

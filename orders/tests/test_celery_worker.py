@@ -12,8 +12,8 @@ from celery import current_app
 from kombu import Connection
 
 from orders.models import OutboxEvent
-from orders.tests.conftest import add_to_cart, order_body
-from tests.fixtures import _unavailable, process_environment
+from orders.tests.actions import add_to_cart, order_body
+from tests.fixtures import process_environment, service_unavailable
 
 BROKER = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -23,7 +23,7 @@ def rabbitmq():
     try:
         socket.create_connection(("127.0.0.1", 5672), timeout=0.5).close()
     except OSError:
-        _unavailable("needs RabbitMQ on 127.0.0.1:5672 (guest/guest)")
+        service_unavailable("needs RabbitMQ on 127.0.0.1:5672 (guest/guest)")
 
 
 def _wait_for_consumer(queue: str, process: subprocess.Popen, seconds: float = 90) -> None:

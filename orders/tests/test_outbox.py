@@ -12,7 +12,7 @@ from orders import handlers, tasks
 from orders.models import GatewayCharge, Order, OutboxEvent, SaleRecord
 from orders.payments import card_gateway
 from orders.services import cancel_expired_orders
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
 
 pytestmark = pytest.mark.django_db
 

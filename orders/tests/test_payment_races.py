@@ -18,9 +18,9 @@ from catalog.models import Product
 from orders.models import Order, OutboxEvent
 from orders.payments import TestCardGateway, card_gateway
 from orders.services import cancel_expired_orders
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 WAIT = 30  # seconds a step may take before the test gives up; never reached when it passes
 

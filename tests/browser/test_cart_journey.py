@@ -10,9 +10,14 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from carts.services import add_to_cart
-from tests.browser.conftest import PASSWORD, fill_sign_up
+from tests.browser.journeys import PASSWORD, fill_sign_up
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+]
 
 
 def header_cart(page: Page):

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from cluster import cluster
-from orders.tests.conftest import order_body
-from tests.cluster.conftest import Shopper, cluster_command
+from orders.tests.actions import order_body
+from tests.cluster.shopper import Shopper, cluster_command
 
 PSQL = ["psql", "-X", "-q", "-At", "-h", cluster.HOST, "-U", cluster.DB_USER, "-d", cluster.DB_NAME]
 PRIMARY_PORT, REPLICA_PORT = str(cluster.PRIMARY_PORT), str(cluster.REPLICA_PORT)
