@@ -15,6 +15,8 @@ from orders.models import OutboxEvent
 from orders.tests.actions import add_to_cart, order_body
 from tests.fixtures import process_environment, service_unavailable
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
 BROKER = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
@@ -67,6 +69,8 @@ def worker(postgres, rabbitmq, tmp_path):
             "--without-mingle",
             "-Q",
             queue,
+            "--hostname",
+            f"{queue}@test",
             "--loglevel=WARNING",
         ],
         env=env,
@@ -81,9 +85,24 @@ def worker(postgres, rabbitmq, tmp_path):
     try:
         yield tmp_path
     finally:
+        _stop(process, node=f"{queue}@test")
         conf.update(saved)
+
+
+def _stop(process: subprocess.Popen, *, node: str) -> None:
+    """Stop the worker through its control queue; fall back to SIGTERM, then SIGKILL."""
+    # A SIGTERM is only seen when the worker's event loop next wakes, up to 10 s later
+    # (kombu's Hub.fire_timers); a control message wakes it at once.
+    current_app.control.shutdown(destination=[node])
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.django_db(transaction=True)
