@@ -19,11 +19,11 @@ import pytest
 import redis
 import requests
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 
 from carts.models import CartLine
 from catalog.tests.factories import ProductFactory
 from shop import cache_failover
+from shop.accounts.tests.factories import UserFactory
 from tests.fixtures import (
     ROOT,
     clean_environment,
@@ -149,7 +149,7 @@ def test_killing_the_redis_master_loses_no_cart_line_session_sign_out_or_task(
     products = ProductFactory.create_batch(30, stock=100)
     # A hash the child's settings can check (the test settings' MD5 is not among them).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    get_user_model().objects.create_user(email="ada@example.com", password="pw-Ada-1234")
+    UserFactory(email="ada@example.com", password="pw-Ada-1234")
     # The web's /metrics reports the broker's queue (shop_celery_queue_length) through Sentinel.
     web_environment = _shop_environment(
         group, REDIS_SENTINEL_BROKER_DB="1", CELERY_QUEUE="sentinel-test"

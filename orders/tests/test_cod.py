@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -22,6 +21,7 @@ from catalog.tests.factories import ProductFactory
 from orders import tasks
 from orders.models import Order, OutboxEvent
 from orders.tests.actions import add_on_storefront, add_to_cart, checkout_form, order_body
+from shop.accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +146,7 @@ def test_the_customer_cap_counts_an_accounts_orders_from_any_address(
     sale, django_capture_on_commit_callbacks
 ):
     hot, _ = sale
-    user = get_user_model().objects.create_user(email="ada@example.com", password="x")
+    user = UserFactory(email="ada@example.com", password="x")
     responses = []
     for number, address in enumerate(["198.51.100.1", "198.51.100.2", "198.51.100.3"]):
         client = _guest(address)

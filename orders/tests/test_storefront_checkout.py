@@ -4,7 +4,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.cache import cache
 from django.test import Client
@@ -19,6 +18,7 @@ from orders.tests.actions import (
     add_on_storefront,
     checkout_form,
 )
+from shop.accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def kettle(db):
 
 @pytest.fixture
 def shopper(db):
-    return get_user_model().objects.create_user(email="ada@example.com", password="pw-Ada-1234")
+    return UserFactory(email="ada@example.com", password="pw-Ada-1234")
 
 
 @pytest.fixture
@@ -234,9 +234,7 @@ def test_someone_elses_order_is_a_404_for_its_detail_confirmation_and_cancel(
 ):
     order = place(shopper_client, kettle)
     stranger = Client()
-    stranger.force_login(
-        get_user_model().objects.create_user(email="eve@example.com", password="pw-Eve-1234")
-    )
+    stranger.force_login(UserFactory(email="eve@example.com", password="pw-Eve-1234"))
     for caller in (stranger, Client()):  # another account, and a guest
         assert caller.get(f"/orders/{order.number}/").status_code == 404
         assert caller.get(f"/orders/{order.number}/confirmation/").status_code == 404
