@@ -20,9 +20,22 @@ REQUIRE_SERVICES = os.environ.get("SHOP_REQUIRE_SERVICES") == "1"
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+# A Redis cache nobody answers, for `override_settings(CACHES=DEAD_REDIS)`: the shop must
+# fall back to the database, never answer a 500.
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 0.2,
+            "SOCKET_TIMEOUT": 0.2,
+            "IGNORE_EXCEPTIONS": True,
+        },
+    }
+}
 
 
-def _unavailable(reason: str) -> None:
+def service_unavailable(reason: str) -> None:
     """Skip for want of a service, or fail when CI requires every service (.ci/run)."""
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (SHOP_REQUIRE_SERVICES=1 makes this a failure)")
@@ -120,14 +133,14 @@ def _healthy(port: int) -> bool:
 def postgres(db) -> None:
     """Require the test database to be PostgreSQL."""
     if connection.vendor != "postgresql":
-        _unavailable("needs PostgreSQL on PGHOST:PGPORT (default 127.0.0.1:5432)")
+        service_unavailable("needs PostgreSQL on PGHOST:PGPORT (default 127.0.0.1:5432)")
 
 
 @pytest.fixture
 def redis_cache() -> None:
     """Require the default cache to be Redis."""
     if settings.TEST_REDIS_URL is None:
-        _unavailable("needs Redis on REDIS_URL (default 127.0.0.1:6379)")
+        service_unavailable("needs Redis on REDIS_URL (default 127.0.0.1:6379)")
 
 
 @pytest.fixture(autouse=True)

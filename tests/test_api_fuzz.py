@@ -20,7 +20,7 @@ from schemathesis.config import SchemathesisConfig
 from catalog.tests.factories import CategoryFactory, ProductFactory
 from config.wsgi import application
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,24 @@ CONFIG = SchemathesisConfig.from_dict(
     }
 )
 
-# Building the schema touches no database: it is safe at import.
-schema = schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONFIG)
+
+@pytest.fixture
+def api_schema(db):
+    """Load the schema the shop serves (its request passes the middleware, which reads the
+    database)."""
+    # In a fixture, not at import: loading it takes seconds that collecting or running any
+    # other test would pay (issue 14).
+    return schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONFIG)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.fixture(autouse=True)
+def _node_id_for_schemathesis(request):
+    # Schemathesis's lazy schema reads and renames `node._nodeid` to name each operation's
+    # subtest; pytest 9 keeps node ids elsewhere, so give it the attribute it expects.
+    request.node._nodeid = request.node.nodeid
 
 
 def refused_only_for_its_listed_reason(ctx, response, case) -> None:

@@ -10,7 +10,7 @@ import yaml
 from rest_framework.test import APIClient
 
 from catalog.tests.factories import CategoryFactory, ProductFactory
-from orders.tests.conftest import order_body
+from orders.tests.actions import order_body
 
 pytestmark = pytest.mark.django_db
 

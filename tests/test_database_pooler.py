@@ -5,6 +5,8 @@ import pytest
 
 from tests.fixtures import clean_environment, run_manage
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
 PRINT_CURSORS = (
     "from django.conf import settings; "
     "print(settings.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS', False))"

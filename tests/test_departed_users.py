@@ -5,18 +5,17 @@ write a line for a user that no longer existed, which answered 500.
 """
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from catalog.tests.factories import ProductFactory
-from shop.accounts.tests.conftest import PASSWORD
-from shop.accounts.tests.test_tokens import as_holder, log_in
+from shop.accounts.tests.actions import as_holder, log_in
+from shop.accounts.tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def shopper(db):
-    return get_user_model().objects.create_user(email="ada@example.com", password=PASSWORD)
+    return UserFactory(email="ada@example.com", password=PASSWORD)
 
 
 def test_a_bulk_deleted_users_token_adds_nothing_to_a_cart(

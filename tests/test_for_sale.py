@@ -14,7 +14,7 @@ from catalog.models import Category, Product
 from catalog.services import save_category, save_product
 from catalog.tests.factories import CategoryFactory, ProductFactory
 from orders.models import Order
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
 
 pytestmark = pytest.mark.django_db
 

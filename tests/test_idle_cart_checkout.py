@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from carts import store
 from carts.models import Cart
 from catalog.tests.factories import ProductFactory
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
 
 pytestmark = pytest.mark.django_db
 

@@ -17,13 +17,17 @@ from django_ratelimit.core import _get_window
 
 from tests.fixtures import Server, clean_environment, gunicorn, run_manage
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
 OPERATOR = ("ops@make-run.test", "ops-make-run-password")
 # Nothing like a hex e-mail: "a-long-passphrase-for-make-run" was "too similar" to
 # shopper-<hex>@make-run.test about once in 300 registrations, and CI met one.
 PASSWORD = "quiz-vixen-jumbo-glyph"
+HTTP_TIMEOUT = 10  # seconds: a worker that stops answering fails the test, not hangs it
 # The catalog the two apps share: one category, one product, made before they start.
 CATALOG = """
 from catalog.models import Category, Product
+
 lamps = Category.objects.create(name="Lamps", slug="lamps")
 Product.objects.create(category=lamps, sku="LAMP-1", slug="desk-lamp", title="Desk lamp",
                        price="10.00", stock=5)
@@ -149,13 +153,16 @@ def test_a_token_revoked_through_one_worker_is_refused_by_another_at_once(apps):
     first, second = apps
     email = f"shopper-{uuid.uuid4().hex[:8]}@make-run.test"
     registered = requests.post(
-        f"{first.url}/api/v1/auth/register/", json={"email": email, "password": PASSWORD}
+        f"{first.url}/api/v1/auth/register/",
+        json={"email": email, "password": PASSWORD},
+        timeout=HTTP_TIMEOUT,
     )
     assert registered.status_code == 201, registered.text
     headers = {"Authorization": f"Token {registered.json()['token']}"}
-    assert requests.get(f"{second.url}/api/v1/auth/me/", headers=headers).status_code == 200
-    assert requests.post(f"{first.url}/api/v1/auth/logout/", headers=headers).status_code == 204
-    refused = requests.get(f"{second.url}/api/v1/auth/me/", headers=headers)
+    me, logout = f"{second.url}/api/v1/auth/me/", f"{first.url}/api/v1/auth/logout/"
+    assert requests.get(me, headers=headers, timeout=HTTP_TIMEOUT).status_code == 200
+    assert requests.post(logout, headers=headers, timeout=HTTP_TIMEOUT).status_code == 204
+    refused = requests.get(me, headers=headers, timeout=HTTP_TIMEOUT)
     assert refused.status_code == 401
     assert refused.json() == {"detail": "Invalid token.", "code": "authentication_failed"}
 
@@ -164,7 +171,9 @@ def test_a_session_signed_out_through_one_worker_is_signed_out_on_another_at_onc
     first, second = apps
     email = f"shopper-{uuid.uuid4().hex[:8]}@make-run.test"
     registered = requests.post(
-        f"{first.url}/api/v1/auth/register/", json={"email": email, "password": PASSWORD}
+        f"{first.url}/api/v1/auth/register/",
+        json={"email": email, "password": PASSWORD},
+        timeout=HTTP_TIMEOUT,
     )
     assert registered.status_code == 201, registered.text
     browser = requests.Session()  # cookies go to both ports: they share the host
@@ -184,9 +193,9 @@ def test_a_session_signed_out_through_one_worker_is_signed_out_on_another_at_onc
 def test_a_price_changed_through_one_worker_shows_on_the_others_category_page_at_once(apps):
     first, second = apps
     page = f"{second.url}{reverse('catalog:category', kwargs={'slug': 'lamps'})}"
-    assert "10.00" in requests.get(page).text  # the page is now cached
+    assert "10.00" in requests.get(page, timeout=HTTP_TIMEOUT).text  # the page is now cached
     _change_price_in_the_admin(first, slug="desk-lamp", price="23.45")
-    shown = requests.get(page).text
+    shown = requests.get(page, timeout=HTTP_TIMEOUT).text
     assert "23.45" in shown
     assert "10.00" not in shown
 

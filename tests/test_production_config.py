@@ -48,12 +48,16 @@ def _check_ids(**overrides) -> set[str]:
 # --- Item 7: production refuses console e-mail ------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_production_mode_refuses_to_start_without_an_email_url():
     result = run_manage("check", env=_production(EMAIL_URL=None))
     assert result.returncode != 0
     assert "Set the EMAIL_URL environment variable" in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     ("url", "backend"),
     [("consolemail://", "console"), ("memorymail://", "locmem"), ("dummymail://", "dummy")],
@@ -76,12 +80,16 @@ def test_the_deploy_check_fails_on_console_email():
 # --- Item 8: the public URL, never the request's Host ----------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_production_mode_refuses_to_start_without_a_public_url():
     result = run_manage("check", env=_production(SHOP_PUBLIC_URL=None))
     assert result.returncode != 0
     assert "Set the SHOP_PUBLIC_URL environment variable" in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     "url", ["https://shop.example/shop/", "ftp://shop.example", "https://", "shop.example"]
 )
@@ -130,6 +138,8 @@ def test_the_deploy_check_fails_without_the_csp_middleware(settings):
     assert "shop.E001" not in _check_ids()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_the_deploy_checks_pass_in_production_mode():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=_production())
     assert result.returncode == 0, result.stdout + result.stderr

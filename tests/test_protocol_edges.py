@@ -13,7 +13,8 @@ from carts.models import Cart, CartLine
 from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from orders.models import Order
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
+from shop.accounts.tests.factories import UserFactory
 from shop.accounts.tokens import issue_token
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +108,7 @@ def test_a_json_body_a_thousand_levels_deep_is_refused_at_registration(client):
 
 
 def test_a_json_body_a_thousand_levels_deep_is_refused_at_login(client):
-    get_user_model().objects.create_user(email="ada@example.com", password="pw-ada-12345")
+    UserFactory(email="ada@example.com", password="pw-ada-12345")
 
     body = deep_body({"email": "ada@example.com", "password": "pw-ada-12345"})
     response = post_json(client, "/api/v1/auth/login/", body)
@@ -170,7 +171,7 @@ def test_an_authorization_header_the_shop_cannot_verify_is_a_401(client, header)
 
 
 def test_an_unknown_scheme_is_a_401_even_beside_a_signed_in_session(client):
-    shopper = get_user_model().objects.create_user(email="ada@example.com", password="pw-12345")
+    shopper = UserFactory(email="ada@example.com", password="pw-12345")
     client.force_login(shopper)
 
     response = client.get("/api/v1/auth/me/", HTTP_AUTHORIZATION="Bearer abc")
@@ -194,7 +195,7 @@ def test_an_unknown_scheme_adds_nothing_to_the_cart(client):
 
 
 def test_a_valid_token_still_authenticates(client):
-    shopper = get_user_model().objects.create_user(email="ada@example.com", password="pw-12345")
+    shopper = UserFactory(email="ada@example.com", password="pw-12345")
     token = issue_token(user=shopper)
 
     response = client.get("/api/v1/auth/me/", HTTP_AUTHORIZATION=f"Token {token.key}")

@@ -12,6 +12,8 @@ import pytest
 from carts.models import CartLine
 from tests.fixtures import gunicorn, process_environment
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
 OVER_THE_LIMIT = "x" * 5000  # gunicorn refuses a request line over 4094 bytes (config/gunicorn.py)
 
 SERVERS = {

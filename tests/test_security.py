@@ -1,19 +1,22 @@
 """Hostile input and the shop's promises about it (issue 6). More live beside the code they guard:
-rate limits on login (shop/tests/test_ratelimits.py), the admin and non-staff
+rate limits on login (tests/test_ratelimits.py), the admin and non-staff
 (shop/tests/test_accounts.py), others' orders (orders/tests/test_api_orders.py), nginx's body limit
 (tests/cluster/test_edge.py)."""
 
 import pytest
 from django.test import Client
 
+from carts.tests.factories import CartFactory
 from catalog.tests.factories import ProductFactory
 from orders.models import Order
-from orders.tests.conftest import ADDRESS, add_to_cart, order_body
+from orders.tests.actions import ADDRESS, add_to_cart, order_body
 from tests.fixtures import clean_environment, run_manage
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_the_deploy_checks_pass_in_production_mode():
     env = clean_environment(
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -29,6 +32,8 @@ def test_the_deploy_checks_pass_in_production_mode():
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_production_mode_refuses_to_start_without_its_secret():
     env = clean_environment(DJANGO_SETTINGS_MODULE="config.settings", SHOP_PRODUCTION="1")
     result = run_manage("check", env=env)
@@ -45,11 +50,11 @@ def test_an_order_is_not_found_by_its_database_id(api_client):
 
 
 def test_no_cart_id_is_ever_shown_to_the_client(api_client):
-    from carts.models import Cart, CartLine
+    from carts.models import CartLine
     from carts.selectors import SESSION_KEY
 
     # An id no page would show for another reason (a quantity of 1 is not cart 1).
-    cart = Cart.objects.create(pk=7_340_219)
+    cart = CartFactory(pk=7_340_219)
     session = api_client.session
     session[SESSION_KEY] = cart.pk
     session.save()
@@ -96,7 +101,8 @@ def test_an_address_with_markup_is_escaped_in_the_order_pages(client):
     response = client.post("/orders/checkout/", form, follow=True)
     html = response.content.decode()
     assert Order.objects.get().shipping_name == evil
-    assert evil not in html and "<img src=x" not in html
+    assert evil not in html
+    assert "<img src=x" not in html
     assert "&lt;script&gt;" in html
 
 

@@ -1,7 +1,7 @@
 import pytest
-from django.contrib.auth import get_user_model
 
 from catalog.tests.factories import ProductFactory
+from shop.accounts.tests.factories import UserFactory
 
 
 @pytest.fixture
@@ -16,14 +16,4 @@ def mug(db):
 
 @pytest.fixture
 def shopper(db):
-    return get_user_model().objects.create_user(email="ada@example.com", password="pw-Ada-1234")
-
-
-def add(client, product, quantity: int):
-    return client.post(
-        "/api/v1/cart/items/", {"product_id": product.pk, "quantity": quantity}, format="json"
-    )
-
-
-def lines(client) -> dict[str, int]:
-    return {item["title"]: item["quantity"] for item in client.get("/api/v1/cart/").json()["items"]}
+    return UserFactory(email="ada@example.com", password="pw-Ada-1234")

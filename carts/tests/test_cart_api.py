@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from carts.models import CartLine
-from carts.tests.conftest import add, lines
+from carts.tests.actions import add, lines
 from catalog.services import save_product
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,10 @@ from django.test import override_settings
 from carts.exceptions import LineLimitReached
 from carts.models import CartLine
 from carts.services import add_to_cart, set_line_quantity
-from carts.tests.conftest import add, lines
+from carts.tests.actions import add, lines
 from catalog.tests.factories import ProductFactory
-from catalog.tests.test_cache import DEAD_REDIS
 from shop.customers import Customer
+from tests.fixtures import DEAD_REDIS
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,8 @@ from carts.services import add_to_cart
 from shop.customers import Customer
 from tests.fixtures import process_environment
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
 ADDS_PER_PROCESS = 40
 
 CHILD = """
@@ -22,6 +24,7 @@ from django.contrib.auth import get_user_model
 from carts.services import add_to_cart
 from shop.customers import Customer
 from tests.fixtures import process_environment
+
 user = get_user_model().objects.get(pk=int(sys.argv[1]))
 sys.stdin.read()  # wait for the parent's go, so that both processes add at once
 for _ in range(int(sys.argv[3])):

@@ -10,10 +10,10 @@ from django_redis import get_redis_connection
 from carts import store
 from carts.models import Cart, CartLine
 from carts.services import add_to_cart, delete_idle_carts
-from carts.tests.conftest import add, lines
-from catalog.tests.test_cache import DEAD_REDIS
+from carts.tests.actions import add, lines
 from shop.accounts.tokens import issue_token
 from shop.customers import Customer
+from tests.fixtures import DEAD_REDIS
 
 pytestmark = pytest.mark.django_db
 

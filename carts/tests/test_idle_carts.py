@@ -21,9 +21,9 @@ from carts import store
 from carts.models import Cart, CartLine
 from carts.selectors import lines_from_database
 from carts.services import add_to_cart, delete_idle_carts
-from carts.tests.conftest import add, lines
-from catalog.tests.test_cache import DEAD_REDIS
+from carts.tests.actions import add, lines
 from shop.customers import Customer
+from tests.fixtures import DEAD_REDIS
 
 pytestmark = pytest.mark.django_db
 
@@ -126,6 +126,7 @@ def test_an_idle_guest_cart_brings_nothing_to_the_account_at_sign_in(
     assert lines(api_client) == {}
 
 
+@pytest.mark.timeout(60)
 @pytest.mark.django_db(transaction=True)
 def test_the_sweeper_keeps_a_cart_touched_while_it_runs(postgres, redis_cache, shopper, kettle):
     add_to_cart(customer=Customer(user=shopper, session=None), product_pk=kettle.pk, quantity=2)

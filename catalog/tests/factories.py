@@ -1,8 +1,10 @@
+"""Factories for the catalog's models."""
+
 from decimal import Decimal
 
 import factory
 
-from catalog.models import Category, Product
+from catalog.models import Category, Product, StockMovement
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -26,3 +28,14 @@ class ProductFactory(factory.django.DjangoModelFactory):
     description = "A thing worth having."
     price = Decimal("19.99")
     stock = 10
+
+
+class StockMovementFactory(factory.django.DjangoModelFactory):
+    """A recorded change to a product's stock (the row only: the stock itself is not moved)."""
+
+    class Meta:
+        model = StockMovement
+
+    product = factory.SubFactory(ProductFactory)
+    change = -1
+    reason = StockMovement.Reason.SALE

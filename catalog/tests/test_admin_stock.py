@@ -2,29 +2,10 @@ import pytest
 
 from catalog.models import Product, StockMovement
 from catalog.stock import StockLine, take_stock
+from catalog.tests.actions import CHANGELIST, product_form
 from catalog.tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
-
-CHANGELIST = "/admin/catalog/product/"
-
-
-def _form(product: Product, **changes) -> dict:
-    """The product change form as the operator was shown it, with their changes."""
-    data = {
-        "title": product.title,
-        "slug": product.slug,
-        "sku": product.sku,
-        "category": product.category_id,
-        "brand": product.brand,
-        "description": product.description,
-        "price": str(product.price),
-        "stock": product.stock,
-        "initial-stock": product.stock,
-        "attributes": "{}",
-        "is_active": "on",
-    }
-    return {**data, **changes}
 
 
 def _list_form(product: Product, **changes) -> dict:
@@ -56,7 +37,9 @@ def test_editing_stock_in_the_product_form_records_the_operator_and_the_change(
     operator_client, operator
 ):
     product = ProductFactory(stock=10)
-    response = operator_client.post(f"{CHANGELIST}{product.pk}/change/", _form(product, stock="25"))
+    response = operator_client.post(
+        f"{CHANGELIST}{product.pk}/change/", product_form(product, stock="25")
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Product.objects.get(pk=product.pk).stock == 25
     assert _adjustments() == [(product.pk, 15, operator.pk, "Edited in the admin")]
@@ -74,7 +57,7 @@ def test_editing_stock_in_the_product_list_records_the_operator_and_the_change(
 
 def test_a_price_edit_leaves_alone_the_stock_sold_while_the_form_was_open(operator_client):
     product = ProductFactory(stock=10)
-    shown = _form(product, price="24.99")
+    shown = product_form(product, price="24.99")
     take_stock(lines=[StockLine(product.pk, 2)], reference="ORDER-1")
     response = operator_client.post(f"{CHANGELIST}{product.pk}/change/", shown)
     assert response.status_code == 302

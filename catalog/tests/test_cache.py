@@ -9,20 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from catalog import cache as catalog_cache
 from catalog.selectors import get_category_tree
 from catalog.tests.factories import CategoryFactory, ProductFactory
+from tests.fixtures import DEAD_REDIS
 
 pytestmark = pytest.mark.django_db
-
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 0.2,
-            "SOCKET_TIMEOUT": 0.2,
-            "IGNORE_EXCEPTIONS": True,
-        },
-    }
-}
 
 
 def _queries(client, url: str) -> int:

@@ -6,8 +6,8 @@ import pytest
 
 from catalog.models import Product
 from catalog.services import save_product
+from catalog.tests.actions import CHANGELIST, product_form
 from catalog.tests.factories import ProductFactory
-from catalog.tests.test_admin_stock import CHANGELIST, _form
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def test_an_operator_cannot_price_a_product_in_another_currency_in_the_admin(
     operator_client, client, kettle
 ):
     response = operator_client.post(
-        f"{CHANGELIST}{kettle.pk}/change/", {**_form(kettle), "currency": "EUR"}
+        f"{CHANGELIST}{kettle.pk}/change/", {**product_form(kettle), "currency": "EUR"}
     )
     assert response.status_code == 302
     page = client.get("/p/kettle/").content.decode()

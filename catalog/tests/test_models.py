@@ -1,4 +1,8 @@
+import pytest
+
 from tests.fixtures import clean_environment, run_manage
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
 def test_migrations_stay_up_to_date_under_another_shop_currency():

@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from catalog.models import Category, Product
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 ROW_FIELDS = ("sku", "title", "price")
 

@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +10,7 @@ from catalog.models import Product, StockMovement
 from catalog.tests.factories import ProductFactory
 from orders.models import GatewayCharge, Order, OutboxEvent
 from orders.payments import card_gateway
+from shop.accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -216,7 +216,7 @@ def test_refund_of_a_paid_order_returns_its_stock(operator_client, operator, lam
 @pytest.mark.parametrize("staff", [False, None], ids=["customer", "anonymous"])
 def test_non_staff_are_sent_to_the_admin_login(client, lamp, staff):
     if staff is not None:
-        user = get_user_model().objects.create_user(email="c@example.com", password="pw-c-12345")
+        user = UserFactory(email="c@example.com", password="pw-c-12345")
         client.force_login(user)
     order = _place(lamp, method="card")
     for url in (CHANGELIST, f"{CHANGELIST}{order.pk}/change/"):

@@ -1,14 +1,14 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from carts.models import CartLine
 from catalog.models import Product, StockMovement
 from orders.models import Order, OutboxEvent
 from orders.numbers import is_well_formed
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
+from shop.accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -215,7 +215,7 @@ def test_an_overlong_key_is_a_400(api_client, lamp):
 
 @pytest.fixture
 def ada(db):
-    return get_user_model().objects.create_user(email="ada@example.com", password="pw-Ada-1234")
+    return UserFactory(email="ada@example.com", password="pw-Ada-1234")
 
 
 def test_a_customer_lists_and_reads_only_their_own_orders(lamp, ada):

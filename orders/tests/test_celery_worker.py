@@ -12,8 +12,10 @@ from celery import current_app
 from kombu import Connection
 
 from orders.models import OutboxEvent
-from orders.tests.conftest import add_to_cart, order_body
-from tests.fixtures import _unavailable, process_environment
+from orders.tests.actions import add_to_cart, order_body
+from tests.fixtures import process_environment, service_unavailable
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 BROKER = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -23,7 +25,7 @@ def rabbitmq():
     try:
         socket.create_connection(("127.0.0.1", 5672), timeout=0.5).close()
     except OSError:
-        _unavailable("needs RabbitMQ on 127.0.0.1:5672 (guest/guest)")
+        service_unavailable("needs RabbitMQ on 127.0.0.1:5672 (guest/guest)")
 
 
 def _wait_for_consumer(queue: str, process: subprocess.Popen, seconds: float = 90) -> None:
@@ -67,6 +69,8 @@ def worker(postgres, rabbitmq, tmp_path):
             "--without-mingle",
             "-Q",
             queue,
+            "--hostname",
+            f"{queue}@test",
             "--loglevel=WARNING",
         ],
         env=env,
@@ -81,9 +85,24 @@ def worker(postgres, rabbitmq, tmp_path):
     try:
         yield tmp_path
     finally:
+        _stop(process, node=f"{queue}@test")
         conf.update(saved)
+
+
+def _stop(process: subprocess.Popen, *, node: str) -> None:
+    """Stop the worker through its control queue; fall back to SIGTERM, then SIGKILL."""
+    # A SIGTERM is only seen when the worker's event loop next wakes, up to 10 s later
+    # (kombu's Hub.fire_timers); a control message wakes it at once.
+    current_app.control.shutdown(destination=[node])
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,6 +1,5 @@
 """The shop refuses to start on a currency that does not match what is stored (issue 12)."""
 
-from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -8,24 +7,13 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from orders.models import Order
+from orders.tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _order(currency: str) -> Order:
-    return Order.objects.create(
-        number=f"T-{currency}",
-        email="ada@example.com",
-        payment_method=Order.PaymentMethod.CARD,
-        shipping_name="Ada",
-        shipping_line1="1 Road",
-        shipping_city="Berlin",
-        shipping_postal_code="10115",
-        shipping_country="DE",
-        shipping_phone="+49 30 1234567",
-        total=Decimal("12.99"),
-        currency=currency,
-    )
+    return OrderFactory(number=f"T-{currency}", currency=currency)
 
 
 def test_the_check_fails_when_orders_exist_in_another_currency_than_the_shops(settings):

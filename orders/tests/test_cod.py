@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -21,8 +20,8 @@ from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from orders import tasks
 from orders.models import Order, OutboxEvent
-from orders.tests.conftest import add_to_cart, order_body
-from orders.tests.test_storefront_checkout import add, checkout_form
+from orders.tests.actions import add_on_storefront, add_to_cart, checkout_form, order_body
+from shop.accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +82,7 @@ def test_the_api_refuses_a_country_that_iso_3166_does_not_know_and_orders_nothin
 
 def test_the_storefront_refuses_a_country_that_iso_3166_does_not_know(client, sale):
     hot, _ = sale
-    add(client, hot, 2)
+    add_on_storefront(client, hot, 2)
     form = checkout_form(client, payment_method="cod", card_token="", country="zz")
     response = client.post("/orders/checkout/", form)
     assert response.status_code == 200
@@ -147,7 +146,7 @@ def test_the_customer_cap_counts_an_accounts_orders_from_any_address(
     sale, django_capture_on_commit_callbacks
 ):
     hot, _ = sale
-    user = get_user_model().objects.create_user(email="ada@example.com", password="x")
+    user = UserFactory(email="ada@example.com", password="x")
     responses = []
     for number, address in enumerate(["198.51.100.1", "198.51.100.2", "198.51.100.3"]):
         client = _guest(address)
@@ -196,6 +195,7 @@ def test_expired_cod_orders_no_longer_count_against_the_cap(sale):
     assert _cod(_guest(), {hot: 10}).status_code == 201
 
 
+@pytest.mark.timeout(60)
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_cod_orders_from_one_customer_cannot_together_pass_the_cap(
     postgres, sale, settings
@@ -369,8 +369,8 @@ def test_an_operator_confirms_a_cod_order_in_the_admin_and_only_then_ships_it(
 
 def test_the_storefront_refuses_a_cod_checkout_over_the_cap_and_takes_nothing(client, sale):
     hot, spare = sale
-    add(client, hot, 6)
-    add(client, spare, 5)
+    add_on_storefront(client, hot, 6)
+    add_on_storefront(client, spare, 5)
     page = client.get("/orders/checkout/").content.decode()
     assert "Up to 10 units; confirm it within 30 minutes by the link we send you." in page
     response = client.post(

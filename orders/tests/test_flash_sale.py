@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connections
 from django.db.models import Sum
 from rest_framework.test import APIClient
@@ -11,13 +10,14 @@ from rest_framework.test import APIClient
 from catalog.models import Product, StockMovement
 from catalog.tests.factories import ProductFactory
 from orders.models import Order, OrderLine
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
+from shop.accounts.tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
 def _buyer(number: int) -> APIClient:
-    user = get_user_model().objects.create_user(email=f"buyer{number}@example.com", password="x")
+    user = UserFactory(email=f"buyer{number}@example.com", password="x")
     client = APIClient()
     client.force_authenticate(user)
     return client
@@ -43,6 +43,7 @@ def _all_at_once(calls) -> list:
     return results
 
 
+@pytest.mark.slow
 def test_a_flash_sale_sells_exactly_the_stock_and_no_more(postgres):
     units, buyers = 5, 24
     hot = ProductFactory(title="Limited Sneaker", stock=units, price="99.00")

@@ -3,7 +3,6 @@ from datetime import timedelta
 
 import pytest
 from celery import current_app
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
 
@@ -12,7 +11,8 @@ from orders import handlers, tasks
 from orders.models import GatewayCharge, Order, OutboxEvent, SaleRecord
 from orders.payments import card_gateway
 from orders.services import cancel_expired_orders
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
+from shop.accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_operators_hear_when_an_order_takes_a_product_low(
     api_client, lamp, django_capture_on_commit_callbacks, settings
 ):
     settings.LOW_STOCK_THRESHOLD = 5
-    get_user_model().objects.create_user(email="ops@shop.test", password="x", is_staff=True)
+    UserFactory(email="ops@shop.test", password="x", is_staff=True)
     with django_capture_on_commit_callbacks(execute=True):
         order = _place(api_client, lamp, quantity=4)  # 8 -> 4: crosses the threshold
     alert = [m for m in mail.outbox if m.to == ["ops@shop.test"]]

@@ -9,7 +9,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -18,9 +17,10 @@ from catalog.models import Product
 from orders.models import Order, OutboxEvent
 from orders.payments import TestCardGateway, card_gateway
 from orders.services import cancel_expired_orders
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
+from shop.accounts.tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 WAIT = 30  # seconds a step may take before the test gives up; never reached when it passes
 
@@ -74,7 +74,7 @@ def gateway(monkeypatch) -> SlowGateway:
 
 @pytest.fixture
 def shopper(postgres):
-    return get_user_model().objects.create_user(email="ada@example.com", password="x")
+    return UserFactory(email="ada@example.com", password="x")
 
 
 def _tab(user) -> APIClient:

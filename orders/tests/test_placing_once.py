@@ -4,17 +4,13 @@ Both recognise a key's request by the same normalised details (place_order_once)
 that differs only in how the input was written replays the order instead of being a 422.
 """
 
-import re
-
 import pytest
 
 from catalog.models import Product
 from orders.models import Order
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import CHECKOUT_KEY, add_to_cart, order_body
 
 pytestmark = pytest.mark.django_db
-
-KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
 
 def _place(client, body: dict, *, key: str):
@@ -37,7 +33,7 @@ def test_an_api_retry_written_differently_but_meaning_the_same_replays_the_order
 
 def test_the_api_replays_the_order_the_checkout_form_placed_with_the_same_key(client, lamp):
     client.post("/cart/add/", {"product_id": lamp.pk, "quantity": 1})
-    key = KEY.search(client.get("/orders/checkout/").content.decode()).group(1)
+    key = CHECKOUT_KEY.search(client.get("/orders/checkout/").content.decode()).group(1)
     body = order_body(method="cod")
     form = {"email": body["email"], **body["shipping_address"], "payment_method": "cod"}
     placed = client.post("/orders/checkout/", {**form, "idempotency_key": key})

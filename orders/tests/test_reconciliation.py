@@ -13,7 +13,7 @@ from orders.idempotency import ABANDONED_AFTER
 from orders.models import Order
 from orders.payments import TestCardGateway, card_gateway
 from orders.services import cancel_expired_orders
-from orders.tests.conftest import add_to_cart, order_body
+from orders.tests.actions import add_to_cart, order_body
 
 pytestmark = pytest.mark.django_db
 

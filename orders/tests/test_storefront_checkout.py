@@ -4,7 +4,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.cache import cache
 from django.test import Client
@@ -13,19 +12,15 @@ from carts.models import CartLine
 from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from orders.models import Order
+from orders.tests.actions import (
+    CHECKOUT_ADDRESS,
+    CHECKOUT_KEY,
+    add_on_storefront,
+    checkout_form,
+)
+from shop.accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-ADDRESS = {
-    "email": "ada@example.com",
-    "name": "Ada Lovelace",
-    "line1": "12 Analytical Row",
-    "city": "London",
-    "postal_code": "N1 9GU",
-    "country": "gb",
-    "phone": "+44 20 7946 0000",
-}
-KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -37,27 +32,13 @@ def kettle(db):
 
 @pytest.fixture
 def shopper(db):
-    return get_user_model().objects.create_user(email="ada@example.com", password="pw-Ada-1234")
+    return UserFactory(email="ada@example.com", password="pw-Ada-1234")
 
 
 @pytest.fixture
 def shopper_client(client, shopper):
     client.force_login(shopper)
     return client
-
-
-def add(client, product, quantity: int = 1) -> None:
-    response = client.post("/cart/add/", {"product_id": product.pk, "quantity": quantity})
-    assert response.status_code == 302
-
-
-def checkout_form(client, **changes) -> dict:
-    """The filled checkout form, with the idempotency key the page was rendered with."""
-    page = client.get("/orders/checkout/")
-    assert page.status_code == 200
-    key = KEY.search(page.content.decode()).group(1)
-    form = {**ADDRESS, "payment_method": "card", "card_token": "tok_visa", "idempotency_key": key}
-    return {key: value for key, value in (form | changes).items() if value is not None}
 
 
 def cart_quantities() -> dict[str, int]:
@@ -69,7 +50,7 @@ def stock_of(product) -> int:
 
 
 def place(client, product, quantity: int = 1, **changes) -> Order:
-    add(client, product, quantity)
+    add_on_storefront(client, product, quantity)
     response = client.post("/orders/checkout/", checkout_form(client, **changes))
     assert response.status_code == 302
     return Order.objects.get(number=response["Location"].split("/")[2])
@@ -79,7 +60,7 @@ def place(client, product, quantity: int = 1, **changes) -> Order:
 
 
 def test_the_checkout_page_shows_the_cart_and_prefills_the_account_email(shopper_client, kettle):
-    add(shopper_client, kettle, 2)
+    add_on_storefront(shopper_client, kettle, 2)
     page = shopper_client.get("/orders/checkout/").content.decode()
     assert "Copper Kettle" in page
     assert "$99.00" in page
@@ -97,7 +78,7 @@ def test_checkout_with_an_empty_cart_goes_back_to_the_cart_with_a_message(client
 def test_a_card_checkout_places_a_paid_order_empties_the_cart_and_takes_stock(
     shopper_client, shopper, kettle, django_capture_on_commit_callbacks
 ):
-    add(shopper_client, kettle, 2)
+    add_on_storefront(shopper_client, kettle, 2)
     form = checkout_form(shopper_client)
     with django_capture_on_commit_callbacks(execute=True):
         response = shopper_client.post("/orders/checkout/", form)
@@ -126,7 +107,7 @@ def test_the_confirmation_page_thanks_and_shows_the_order(shopper_client, kettle
 def test_a_cash_on_delivery_checkout_places_a_pending_order_and_takes_stock(
     client, kettle, django_capture_on_commit_callbacks
 ):
-    add(client, kettle, 1)
+    add_on_storefront(client, kettle, 1)
     form = checkout_form(client, payment_method="cod", card_token="")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/orders/checkout/", form)
@@ -145,7 +126,7 @@ def test_a_cash_on_delivery_checkout_places_a_pending_order_and_takes_stock(
 def test_a_declined_card_shows_why_and_places_no_order_and_keeps_stock_and_cart(
     shopper_client, kettle
 ):
-    add(shopper_client, kettle, 2)
+    add_on_storefront(shopper_client, kettle, 2)
     form = checkout_form(shopper_client, card_token="tok_declined")
     response = shopper_client.post("/orders/checkout/", form)
 
@@ -155,7 +136,7 @@ def test_a_declined_card_shows_why_and_places_no_order_and_keeps_stock_and_cart(
     assert not Order.objects.exists()
     assert stock_of(kettle) == 5
     assert cart_quantities() == {"Copper Kettle": 2}
-    retry_key = KEY.search(page).group(1)
+    retry_key = CHECKOUT_KEY.search(page).group(1)
     assert retry_key != form["idempotency_key"]  # so the shopper can fix the card and retry
     assert 'value="Ada Lovelace"' in page
 
@@ -163,13 +144,13 @@ def test_a_declined_card_shows_why_and_places_no_order_and_keeps_stock_and_cart(
 def test_after_a_declined_card_the_shopper_retries_with_the_new_key_and_orders(
     shopper_client, kettle
 ):
-    add(shopper_client, kettle, 1)
+    add_on_storefront(shopper_client, kettle, 1)
     page = shopper_client.post(
         "/orders/checkout/", checkout_form(shopper_client, card_token="tok_declined")
     ).content.decode()
-    retry = {**ADDRESS, "payment_method": "card", "card_token": "tok_visa"}
+    retry = {**CHECKOUT_ADDRESS, "payment_method": "card", "card_token": "tok_visa"}
     response = shopper_client.post(
-        "/orders/checkout/", retry | {"idempotency_key": KEY.search(page).group(1)}
+        "/orders/checkout/", retry | {"idempotency_key": CHECKOUT_KEY.search(page).group(1)}
     )
     assert response.status_code == 302
     assert Order.objects.get().status == "paid"
@@ -178,7 +159,7 @@ def test_after_a_declined_card_the_shopper_retries_with_the_new_key_and_orders(
 def test_the_same_form_posted_twice_places_one_order_and_both_see_its_confirmation(
     shopper_client, kettle
 ):
-    add(shopper_client, kettle, 1)
+    add_on_storefront(shopper_client, kettle, 1)
     form = checkout_form(shopper_client)
     first = shopper_client.post("/orders/checkout/", form)
     second = shopper_client.post("/orders/checkout/", form)
@@ -190,7 +171,7 @@ def test_the_same_form_posted_twice_places_one_order_and_both_see_its_confirmati
 
 
 def test_a_guest_posting_the_same_form_twice_places_one_order(client, kettle):
-    add(client, kettle, 1)
+    add_on_storefront(client, kettle, 1)
     form = checkout_form(client, payment_method="cod", card_token=None)
     first = client.post("/orders/checkout/", form)
     second = client.post("/orders/checkout/", form)
@@ -216,7 +197,7 @@ def test_a_guest_posting_the_same_form_twice_places_one_order(client, kettle):
 def test_an_invalid_field_shows_its_error_and_changes_nothing(
     shopper_client, kettle, changes, error
 ):
-    add(shopper_client, kettle, 2)
+    add_on_storefront(shopper_client, kettle, 2)
     response = shopper_client.post("/orders/checkout/", checkout_form(shopper_client, **changes))
 
     page = response.content.decode()
@@ -228,7 +209,7 @@ def test_an_invalid_field_shows_its_error_and_changes_nothing(
 
 
 def test_an_empty_form_shows_an_error_next_to_every_address_field(shopper_client, kettle):
-    add(shopper_client, kettle, 1)
+    add_on_storefront(shopper_client, kettle, 1)
     response = shopper_client.post("/orders/checkout/", {"payment_method": "cod"})
     page = response.content.decode()
     for field in ("email", "name", "line1", "city", "postal_code", "country", "phone"):
@@ -240,7 +221,7 @@ def test_checkout_refuses_a_post_without_a_csrf_token(kettle):
     strict = Client(enforce_csrf_checks=True)
     page = strict.get("/cart/")  # a session and a CSRF cookie, but no token in the form
     assert page.status_code == 200
-    response = strict.post("/orders/checkout/", {**ADDRESS, "payment_method": "cod"})
+    response = strict.post("/orders/checkout/", {**CHECKOUT_ADDRESS, "payment_method": "cod"})
     assert response.status_code == 403
     assert not Order.objects.exists()
 
@@ -253,9 +234,7 @@ def test_someone_elses_order_is_a_404_for_its_detail_confirmation_and_cancel(
 ):
     order = place(shopper_client, kettle)
     stranger = Client()
-    stranger.force_login(
-        get_user_model().objects.create_user(email="eve@example.com", password="pw-Eve-1234")
-    )
+    stranger.force_login(UserFactory(email="eve@example.com", password="pw-Eve-1234"))
     for caller in (stranger, Client()):  # another account, and a guest
         assert caller.get(f"/orders/{order.number}/").status_code == 404
         assert caller.get(f"/orders/{order.number}/confirmation/").status_code == 404
@@ -344,14 +323,14 @@ def test_the_history_of_someone_without_orders_says_so(client):
 
 
 def test_the_cart_page_links_to_checkout_and_to_the_order_history(client, kettle):
-    add(client, kettle)
+    add_on_storefront(client, kettle)
     page = client.get("/cart/").content.decode()
     assert 'href="/orders/checkout/"' in page
     assert 'href="/orders/"' in page
 
 
 def test_the_cart_page_disables_checkout_while_a_line_needs_attention(client, kettle):
-    add(client, kettle, 5)
+    add_on_storefront(client, kettle, 5)
     Product.objects.filter(pk=kettle.pk).update(stock=2)
     cache.clear()  # a bare update leaves the catalog cache's stock as it was
     page = client.get("/cart/").content.decode()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from catalog.tests.factories import CategoryFactory, ProductFactory
-from tests.conftest import _unavailable
+from tests.fixtures import service_unavailable
 
 # Playwright's sync API runs an event loop in this thread, which trips Django's async-safety
 # check on every ORM call made by the test itself (factories, assertions).
@@ -28,7 +28,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        _unavailable(f"needs Debian's chromium at {CHROMIUM}")
+        service_unavailable(f"needs Debian's chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -59,8 +59,6 @@ def screenshot(page):
 
 # --- What the journeys share ----------------------------------------------------------------
 
-PASSWORD = "plum-orchard-lantern-42"
-
 
 @pytest.fixture
 def products():
@@ -87,11 +85,3 @@ def products():
         stock=2,
     )
     return kettle, pan, mugs
-
-
-def fill_sign_up(page, url: str, email: str) -> None:
-    """Open the sign-up form (it returns to the cart) and fill it in; the caller submits."""
-    page.goto(f"{url}/accounts/register/?next=/cart/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)

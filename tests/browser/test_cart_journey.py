@@ -6,14 +6,19 @@ A guest fills a cart, changes a quantity, then signs up or signs in and finds th
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
 from carts.services import add_to_cart
+from shop.accounts.tests.factories import UserFactory
 from shop.customers import Customer
-from tests.browser.conftest import PASSWORD, fill_sign_up
+from tests.browser.journeys import PASSWORD, fill_sign_up
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+]
 
 
 def header_cart(page: Page):
@@ -90,7 +95,7 @@ def test_signing_in_merges_the_guest_cart_into_the_account_cart(
     live_server, page, screenshot, products
 ):
     kettle, _pan, _mugs = products
-    user = get_user_model().objects.create_user(email="regular@example.com", password=PASSWORD)
+    user = UserFactory(email="regular@example.com", password=PASSWORD)
     add_to_cart(customer=Customer(user=user, session=None), product_pk=kettle.pk, quantity=1)
 
     add_on_product_page(page, live_server.url, "copper-kettle", 2)

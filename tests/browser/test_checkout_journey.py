@@ -11,9 +11,14 @@ from playwright.sync_api import Page, expect
 
 from catalog.models import Product
 from orders.models import Order
-from tests.browser.conftest import fill_sign_up
+from tests.browser.journeys import fill_sign_up
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+]
 
 
 def add_on_product_page(page: Page, url: str, slug: str, quantity: int) -> None:

@@ -5,7 +5,12 @@ from playwright.sync_api import expect
 
 from catalog.tests.factories import ProductFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+]
 
 
 def test_searching_past_the_limit_shows_the_slow_down_page(

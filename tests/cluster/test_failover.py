@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import Shopper, cluster_command, cluster_processes
+from tests.cluster.shopper import Shopper, cluster_command, cluster_processes
 
 pytestmark = pytest.mark.cluster
 

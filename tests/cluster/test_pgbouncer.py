@@ -4,7 +4,7 @@ import subprocess
 import uuid
 
 from cluster import cluster
-from tests.cluster.conftest import Shopper
+from tests.cluster.shopper import Shopper
 
 CONSOLE = [
     "psql",

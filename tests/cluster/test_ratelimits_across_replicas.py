@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.cluster.conftest import Shopper
+from tests.cluster.shopper import Shopper
 
 pytestmark = pytest.mark.cluster
 

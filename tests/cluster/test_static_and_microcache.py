@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from cluster.cluster import STATE
-from tests.cluster.conftest import Shopper
+from tests.cluster.shopper import Shopper
 
 pytestmark = pytest.mark.cluster
 

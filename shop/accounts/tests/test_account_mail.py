@@ -2,9 +2,7 @@
 
 import time
 from datetime import timedelta
-from types import SimpleNamespace
 
-import django_ratelimit.core
 import pytest
 from django.conf import settings
 from django.core import mail
@@ -14,7 +12,7 @@ from django.utils import timezone
 
 from shop.accounts import tasks
 from shop.accounts.models import OutgoingMail
-from shop.accounts.tests.conftest import JSONClient
+from shop.accounts.tests.actions import JSONClient
 
 pytestmark = pytest.mark.django_db
 
@@ -42,11 +40,10 @@ class FailingBackend(EmailBackend):
 
 
 @pytest.fixture(autouse=True)
-def _limits_as_designed(settings, monkeypatch):
+def _limits_as_designed(settings, time_machine):
     settings.RATELIMIT_SCALE = 1
     settings.SHOP_TRUSTED_PROXY_HEADER = ""
-    now = time.time()
-    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: now))
+    time_machine.move_to(time.time(), tick=False)
 
 
 def ask_reset(email: str, address: str = "10.0.0.1", **extra):

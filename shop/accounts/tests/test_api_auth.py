@@ -8,7 +8,8 @@ from django.test import TestCase
 from knox.crypto import hash_token
 from knox.models import AuthToken
 
-from shop.accounts.tests.conftest import PASSWORD, JSONClient, sign_in_by_session
+from shop.accounts.tests.actions import JSONClient, sign_in_by_session
+from shop.accounts.tests.factories import PASSWORD
 from shop.accounts.tokens import issue_token
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,6 @@ an attacker can neither guess on nor lock the owner out from elsewhere.
 
 import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
@@ -15,8 +14,8 @@ from django.test import Client
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-import shop.ratelimits
-from shop.accounts.tests.conftest import PASSWORD, JSONClient
+from shop.accounts.tests.actions import JSONClient
+from shop.accounts.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +23,12 @@ NEW_PASSWORD = "a-brand-new-passphrase"
 
 
 @pytest.fixture(autouse=True)
-def _limits_as_designed(settings, monkeypatch):
+def _limits_as_designed(settings, time_machine):
     """The shipped limits (the suite scales them up), on a clock stopped mid-window."""
     settings.RATELIMIT_ENABLE = True
     settings.RATELIMIT_SCALE = 1
     settings.SHOP_TRUSTED_PROXY_HEADER = ""
-    now = time.time()
-    monkeypatch.setattr(shop.ratelimits, "time", SimpleNamespace(time=lambda: now))
+    time_machine.move_to(time.time(), tick=False)
 
 
 def login(email: str, password: str, address: str = "10.0.0.1"):
@@ -172,6 +170,7 @@ def test_a_right_reset_link_costs_nothing_of_the_allowance(client, shopper):
 # --- Only failures count, and the owner keeps their budget ----------------------------------
 
 
+@pytest.mark.slow
 def test_an_attacker_guessing_from_one_address_does_not_lock_the_owner_out_of_another(shopper):
     answers = [login("ada@example.com", f"guess-{n}", address="203.0.113.66") for n in range(8)]
     assert [answer.status_code for answer in answers] == [400] * 5 + [429] * 3
@@ -204,6 +203,7 @@ def test_successful_sign_ins_never_lead_to_a_429(shopper):
     assert login("ada@example.com", PASSWORD, address="127.0.0.1").status_code == 429
 
 
+@pytest.mark.slow
 def test_the_account_backstop_refuses_after_100_failures_from_many_addresses(shopper):
     for number in range(100):
         address = f"10.{number // 4}.0.{number % 4}"  # never 5 failures from one address
@@ -218,6 +218,8 @@ def test_the_account_backstop_refuses_after_100_failures_from_many_addresses(sho
     assert login("grace@example.com", PASSWORD, address="198.51.100.7").status_code == 400
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(60)
 @pytest.mark.django_db(transaction=True)
 def test_fifty_parallel_guesses_get_five_checks_and_the_owner_still_signs_in(redis_cache, shopper):
     start = threading.Barrier(53)

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client, TestCase
 
-from shop.accounts.tests.conftest import PASSWORD
+from shop.accounts.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

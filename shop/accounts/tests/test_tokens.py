@@ -14,24 +14,13 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 
 from shop.accounts.tasks import delete_expired_tokens_task
-from shop.accounts.tests.conftest import PASSWORD, JSONClient, sign_in_by_session
+from shop.accounts.tests.actions import JSONClient, as_holder, log_in, sign_in_by_session
+from shop.accounts.tests.factories import PASSWORD
 from shop.accounts.tokens import issue_token
 
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
-
-
-def log_in(email: str = "ada@example.com") -> str:
-    response = JSONClient().post("/api/v1/auth/login/", {"email": email, "password": PASSWORD})
-    assert response.status_code == 200
-    return response.json()["token"]
-
-
-def as_holder(key: str) -> JSONClient:
-    client = JSONClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 def me(key: str) -> int:
@@ -109,13 +98,12 @@ def test_past_the_cap_a_sign_in_revokes_the_oldest_token(shopper, settings):
 # --- Expiry ---------------------------------------------------------------------------------
 
 
-def test_a_token_stops_working_at_its_expiry_even_when_cached(shopper, monkeypatch):
+def test_a_token_stops_working_at_its_expiry_even_when_cached(shopper, time_machine):
     key = log_in()
     assert me(key) == 200  # cached from here on
     expiry = AuthToken.objects.get().expiry
     assert timedelta(hours=23) < expiry - timezone.now() <= timedelta(hours=24)
-    later = expiry + timedelta(seconds=1)
-    monkeypatch.setattr(timezone, "now", lambda: later)
+    time_machine.move_to(expiry + timedelta(seconds=1), tick=False)
     response = as_holder(key).get("/api/v1/auth/me/")
     assert response.status_code == 401
     assert response.json()["detail"] == "Invalid token."

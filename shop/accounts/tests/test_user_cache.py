@@ -6,7 +6,8 @@ from django.core.cache import cache
 from django_redis import get_redis_connection
 
 from shop.accounts.cache import user_key
-from shop.accounts.tests.conftest import PASSWORD, sign_in_by_session
+from shop.accounts.tests.actions import sign_in_by_session
+from shop.accounts.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

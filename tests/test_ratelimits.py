@@ -8,36 +8,28 @@ from types import SimpleNamespace
 import django_ratelimit.core
 import pytest
 import redis
-from django.apps import apps
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 from rest_framework.test import APIClient
 
-import shop.ratelimits
+from carts.models import CartLine
+from catalog.models import Product
+from catalog.tests.factories import CategoryFactory, ProductFactory
+from orders.models import Order
+from orders.tests.actions import order_body
+from shop.accounts.tests.factories import PASSWORD, UserFactory
 from shop.ratelimits import client_ip, describe_wait, ratelimit
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct-horse-battery-9"
-ORDER = {  # cash on delivery: no card gateway involved
-    "email": "ada@example.com",
-    "shipping_address": {
-        "name": "Ada Lovelace",
-        "line1": "12 St James's Square",
-        "city": "London",
-        "postal_code": "SW1Y 4JH",
-        "country": "GB",
-        "phone": "+44 20 7946 0958",
-    },
-    "payment": {"method": "cod"},
-}
+ORDER = order_body(method="cod")  # cash on delivery: no card gateway involved
 WAIT = re.compile(r"Try again in (\d+) seconds?\.$")
 
 
 @pytest.fixture(autouse=True)
-def _limits_as_designed(settings, monkeypatch):
+def _limits_as_designed(settings, time_machine):
     """Use DESIGN.md's limits (the suite may scale them up), on a clock stopped mid-window.
 
     django-ratelimit counts in fixed windows; a stopped clock keeps a test's requests in one.
@@ -45,9 +37,7 @@ def _limits_as_designed(settings, monkeypatch):
     settings.RATELIMIT_ENABLE = True
     settings.RATELIMIT_SCALE = 1
     settings.SHOP_TRUSTED_PROXY_HEADER = ""
-    now = time.time()
-    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: now))
-    monkeypatch.setattr(shop.ratelimits, "time", SimpleNamespace(time=lambda: now))
+    time_machine.move_to(time.time(), tick=False)
 
 
 def with_rate(settings, **rates: str) -> None:
@@ -72,16 +62,11 @@ def assert_api_429(response, message: str) -> int:
     return retry_after
 
 
-def model(label: str):
-    """The apps' models by name: shop/ sits below the apps and never imports them."""
-    return apps.get_model(label)
-
-
 @pytest.fixture
 def products(db):
-    category = model("catalog.Category").objects.create(name="Kitchen", slug="kitchen")
+    category = CategoryFactory(name="Kitchen", slug="kitchen")
     return [
-        model("catalog.Product").objects.create(
+        ProductFactory(
             category=category,
             sku=f"RL-{number}",
             slug=f"thing-{number}",
@@ -95,7 +80,7 @@ def products(db):
 
 @pytest.fixture
 def ada(db):
-    return get_user_model().objects.create_user(email="ada@example.com", password=PASSWORD)
+    return UserFactory(email="ada@example.com", password=PASSWORD)
 
 
 def add_to_cart(client, product, **extra):
@@ -131,7 +116,7 @@ def test_the_31st_add_to_cart_in_a_minute_is_a_429_and_leaves_the_cart_unchanged
     assert retry_after <= 60
     assert WAIT.search(response.json()["detail"]).group(1) == str(retry_after)
     assert cart_lines(client) == before
-    assert not model("carts.CartLine").objects.filter(product=products[3]).exists()
+    assert not CartLine.objects.filter(product=products[3]).exists()
 
 
 def test_the_storefront_and_the_api_share_the_add_to_cart_allowance_and_the_page_says_wait(
@@ -166,7 +151,7 @@ def test_the_6th_order_in_a_minute_is_a_429_and_places_no_order(products):
         placed = client.post("/api/v1/orders/", ORDER, format="json")
         assert placed.status_code == 201, placed.json()
     assert add_to_cart(client, products[0]).status_code == 200
-    stock, cart = model("catalog.Product").objects.get(pk=products[0].pk).stock, cart_lines(client)
+    stock, cart = Product.objects.get(pk=products[0].pk).stock, cart_lines(client)
 
     response = client.post("/api/v1/orders/", ORDER, format="json")
 
@@ -174,8 +159,8 @@ def test_the_6th_order_in_a_minute_is_a_429_and_places_no_order(products):
     form = {**ORDER["shipping_address"], "email": ORDER["email"], "payment_method": "cod"}
     checkout = client.post("/orders/checkout/", form, format="multipart")
     assert checkout.status_code == 429  # the storefront counts in the same allowance
-    assert model("orders.Order").objects.count() == 5
-    assert model("catalog.Product").objects.get(pk=products[0].pk).stock == stock
+    assert Order.objects.count() == 5
+    assert Product.objects.get(pk=products[0].pk).stock == stock
     assert cart_lines(client) == cart
 
 
@@ -262,6 +247,7 @@ def test_opening_the_register_page_uses_none_of_the_registration_allowance(setti
 # --- Browsing, keys and addresses -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_browsing_counts_api_and_storefront_product_pages_together(products):
     api_client, storefront = api(), Client()
     slug = products[0].slug
@@ -279,7 +265,7 @@ def test_browsing_counts_api_and_storefront_product_pages_together(products):
 
 def test_a_signed_in_shoppers_allowance_is_their_own_not_their_addresss(settings, products, ada):
     with_rate(settings, add_to_cart="2/m")
-    grace = get_user_model().objects.create_user(email="grace@example.com", password=PASSWORD)
+    grace = UserFactory(email="grace@example.com", password=PASSWORD)
     ada_client, grace_client, guest = api(), api(), api()
     ada_client.force_authenticate(ada)
     grace_client.force_authenticate(grace)
@@ -373,6 +359,7 @@ def test_ratelimit_scale_multiplies_every_limit(settings, ada):
     )
 
 
+@pytest.mark.timeout(60)
 def test_counts_live_in_redis_so_a_limit_reached_on_one_replica_holds_on_another(
     redis_cache, settings, products
 ):
@@ -425,11 +412,10 @@ def test_a_signed_in_shoppers_searches_are_counted_apart_from_their_address(
     assert guest.get("/api/v1/search/?q=thing").status_code == 200
 
 
-def test_retry_after_is_the_time_left_in_the_counting_window(settings, monkeypatch, products):
+def test_retry_after_is_the_time_left_in_the_counting_window(settings, time_machine, products):
     with_rate(settings, search="1/m")
     window_end = django_ratelimit.core._get_window("127.0.0.1", 60)
-    clock = SimpleNamespace(time=lambda: window_end - 17)  # 17 s before the count starts anew
-    monkeypatch.setattr(django_ratelimit.core, "time", clock)
+    time_machine.move_to(window_end - 17, tick=False)  # 17 s before the count starts anew
     client = api()
     assert client.get("/api/v1/search/?q=thing").status_code == 200
 
