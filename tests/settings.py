@@ -41,7 +41,7 @@ from config.settings import *  # noqa: E402, F403
 
 TEST_REDIS_URL = REDIS_URL or None  # noqa: F405
 # A second connection to the test database, standing in for a streaming replica. The router
-# leaves it alone unless a test lists it in DATABASE_REPLICA_ALIASES (shop/tests/test_db_router.py).
+# leaves it alone unless a test lists it in DATABASE_REPLICA_ALIASES (tests/test_db_router.py).
 DATABASES["replica1"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
 DATABASE_REPLICA_ALIASES = []
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
