@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.urls import reverse
-
 from carts.store import StoredLine
 from catalog.read_models import Offer
 
@@ -48,7 +46,7 @@ class CartLineView:
             product_pk=product_pk,
             slug=offer.slug,
             title=offer.title,
-            url=reverse("catalog:product", args=[offer.slug]),
+            url=offer.url,
             image=offer.image,
             unit_price=offer.price,
             quantity=line.quantity,

@@ -25,7 +25,7 @@ from shop.observability import record_cache_lookup
 VERSION_KEY = "catalog:version"
 # Folded into every entry's key: a release that changes what an entry holds (a read model's
 # fields) never reads one cached by the release before it.
-SHAPE = 3
+SHAPE = 4
 JUST_WRITTEN_KEY = "catalog:just-written"  # present while replicas may lack the last write
 
 Value = TypeVar("Value")

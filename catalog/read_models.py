@@ -65,6 +65,7 @@ class Offer(Stocked):
     price: Decimal
     stock: int
     image: str
+    url: str
 
 
 @dataclass(frozen=True)

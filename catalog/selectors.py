@@ -230,7 +230,7 @@ def _card_fields(*, product: Product) -> dict[str, Any]:
             name=category.name, slug=category.slug, url=_category_url(slug=category.slug)
         ),
         "created_at": product.created_at,
-        "url": reverse("catalog:product", kwargs={"slug": product.slug}),
+        "url": product.get_absolute_url(),
     }
 
 
@@ -391,6 +391,7 @@ def _offer(*, product: Product) -> Offer:
         price=product.price,
         stock=product.stock,
         image=product.image.url if product.image else "",
+        url=product.get_absolute_url(),
     )
 
 
