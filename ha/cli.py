@@ -149,13 +149,15 @@ def port_open(address: str, port: int) -> bool:
 
 def wait_for(what: str, ready, *, seconds: float, logs: list[str] = ()) -> None:
     deadline = time.monotonic() + seconds
-    dead = []
+    dead: list[str] = []
     while time.monotonic() < deadline and not dead:
         if ready():
             return
-        # A process that died will not get ready: say so now rather than at the deadline.
-        dead = [name for name in logs if hosts.pid_of(name) and not hosts.running(name)]
+        # A process that died will not get ready: say so now rather than at the deadline. Seen
+        # gone twice, 0.5 s apart: one look can catch a process between nsenter and its exec.
+        gone = [name for name in logs if hosts.pid_of(name) and not hosts.running(name)]
         time.sleep(0.5)
+        dead = [name for name in gone if not hosts.running(name)]
     tails = []
     for name in logs:
         path = hosts.logfile(name)

@@ -111,7 +111,11 @@ def alive(pid: int, program: str | None = None) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z" and (program is None or program in cmdline)
+    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        return False
+    # An empty command line on a live process: it is between a wrapper (nsenter, setpriv) and
+    # the exec of its program, and the pid is already the program's.
+    return program is None or not cmdline or program in cmdline
 
 
 def give_to(user: str, path: Path) -> None:

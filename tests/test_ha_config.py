@@ -514,3 +514,25 @@ def test_a_swarm_that_cannot_hold_the_app_or_a_quorum_is_refused(data, roles, me
         host["roles"] += roles.get(host["name"], [])
     with pytest.raises(TopologyError, match=re.escape(message)):
         parse(broken)
+
+
+def test_waiting_for_a_process_does_not_take_one_look_between_its_wrapper_and_exec_for_an_exit(
+    monkeypatch,
+):
+    from ha import cli, hosts
+
+    # The first look finds the pid without its program (nsenter exec'ing it); then it runs.
+    looks = iter([False])
+    monkeypatch.setattr(hosts, "pid_of", lambda name: 4242)
+    monkeypatch.setattr(hosts, "running", lambda name: next(looks, True))
+    readiness = iter([False, True])
+    cli.wait_for("etcd on h1", lambda: next(readiness), seconds=5, logs=["h1-etcd"])
+
+
+def test_waiting_for_a_process_that_stays_gone_reports_its_exit(monkeypatch):
+    from ha import cli, hosts
+
+    monkeypatch.setattr(hosts, "pid_of", lambda name: 4242)
+    monkeypatch.setattr(hosts, "running", lambda name: False)
+    with pytest.raises(cli.HaError, match="h1-etcd exited"):
+        cli.wait_for("etcd on h1", lambda: False, seconds=5, logs=["h1-etcd"])
