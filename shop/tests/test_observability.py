@@ -224,7 +224,9 @@ def test_queue_length_is_minus_one_when_the_broker_is_down(settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     started = time.monotonic()
     assert sample("shop_celery_queue_length", queue=settings.CELERY_TASK_DEFAULT_QUEUE) == -1
-    assert time.monotonic() - started < 2
+    # Bounded by the broker timeouts, not by kombu's retries (tens of seconds); the margin is for
+    # a loaded CI machine, where this once took 3.7 s.
+    assert time.monotonic() - started < 8
 
 
 def test_queue_length_is_left_out_without_a_redis_broker(client, settings):
