@@ -1,17 +1,26 @@
 """The catalog's REST API: categories, products and search under /api/v1/."""
 
+from dataclasses import asdict
+
+from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from catalog import rendered
 from catalog.inputs import ProductQueryInput, SearchInput, parse_product_query
 from catalog.models import shop_currency
-from catalog.read_models import CategoryNode, ProductCard, ProductPage
-from catalog.selectors import get_category_tree, get_product_detail, get_product_page
+from catalog.read_models import CategoryNode, ProductCard
+from catalog.selectors import (
+    ProductQuery,
+    get_category_tree,
+    get_product_detail,
+    get_product_page,
+)
 from shop.links import absolute_url
 from shop.ratelimits import ratelimit
 
@@ -71,18 +80,14 @@ ProductPageOutput = inline_serializer(
 )
 
 
-def _page_response(*, request: Request, page: ProductPage) -> Response:
-    url = absolute_url(request.get_full_path())
-    number = page.page
-    return Response(
-        {
-            "count": page.count,
-            "next": replace_query_param(url, "page", number + 1)
-            if number < page.num_pages
-            else None,
-            "previous": replace_query_param(url, "page", number - 1) if number > 1 else None,
-            "results": ProductOutput(page.results, many=True).data,
-        }
+def _page_response(*, request: Request, query: ProductQuery) -> HttpResponse:
+    """Answer with one page of products: results serialized once per page, links per request."""
+    return rendered.products_json(
+        request,
+        params=asdict(query),
+        kind="search" if query.q else "category",
+        build=lambda: get_product_page(query=query),
+        results=lambda page: ProductOutput(page.results, many=True).data,
     )
 
 
@@ -107,9 +112,9 @@ class ProductListView(APIView):
         summary="List products",
         operation_id="products_list",
     )
-    def get(self, request: Request) -> Response:
-        page = get_product_page(query=parse_product_query(params=request.query_params))
-        return _page_response(request=request, page=page)
+    def get(self, request: Request) -> HttpResponse:
+        query = parse_product_query(params=request.query_params)
+        return _page_response(request=request, query=query)
 
 
 class ProductDetailView(APIView):
@@ -119,9 +124,15 @@ class ProductDetailView(APIView):
         summary="One product, by slug",
         operation_id="products_retrieve",
     )
-    def get(self, request: Request, slug: str) -> Response:
-        product = get_product_detail(slug=slug)
-        return Response(ProductDetailOutput(product).data)
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        def render() -> rendered.Priced:
+            product = get_product_detail(slug=slug)
+            body = JSONRenderer().render(ProductDetailOutput(product).data)
+            return rendered.Priced(
+                pk=product.pk, price=product.price, stock=product.stock, body=body
+            )
+
+        return rendered.product_json(slug=slug, render=render)
 
 
 class SearchView(APIView):
@@ -132,6 +143,6 @@ class SearchView(APIView):
         summary="Full-text product search",
         operation_id="search",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         query = parse_product_query(params=request.query_params, input_class=SearchInput)
-        return _page_response(request=request, page=get_product_page(query=query))
+        return _page_response(request=request, query=query)

@@ -147,7 +147,7 @@ def _build_category_tree() -> CategoryTree:
 
 def _category_tree() -> CategoryTree:
     return catalog_cache.cached(
-        key=catalog_cache.category_tree_key(),
+        name=catalog_cache.CATEGORY_TREE,
         kind="category",
         build=_build_category_tree,
         label="category_tree",
@@ -336,7 +336,7 @@ def get_product_page(*, query: ProductQuery) -> ProductPage:
     if query.category:
         get_category(slug=query.category)  # an unknown category is a 404, not an empty page
     return catalog_cache.cached(
-        key=catalog_cache.product_page_key(params=asdict(query)),
+        name=catalog_cache.product_page_name(params=asdict(query)),
         kind="search" if query.q else "category",
         build=lambda: _build_product_page(query=query),
     )
@@ -353,7 +353,9 @@ def _build_product_detail(*, slug: str) -> ProductDetail | Literal[False]:
         return NOT_FOR_SALE
     category = get_category(slug=product.category.slug)
     if product._state.db == PRIMARY:  # a replica's stock may be behind: leave offers to the primary
-        _remember_offers(offers={product.pk: _offer(product=product)})  # spares a query below
+        _remember_offers(  # spares a query below
+            offers={product.pk: _offer(product=product)}, version=catalog_cache.catalog_version()
+        )
     return ProductDetail(
         **_card_fields(product=product),
         description=product.description,
@@ -369,7 +371,7 @@ def _build_product_detail(*, slug: str) -> ProductDetail | Literal[False]:
 def get_product_detail(*, slug: str) -> ProductDetail:
     """Return one product for sale with its description, attributes and breadcrumbs; else raise."""
     detail = catalog_cache.cached(
-        key=catalog_cache.product_key(slug=slug),
+        name=catalog_cache.product_name(slug=slug),
         kind="product",
         build=lambda: _build_product_detail(slug=slug),
     )
@@ -395,8 +397,10 @@ def _offer(*, product: Product) -> Offer:
     )
 
 
-def _remember_offers(*, offers: dict[int, Offer | Literal[False]], fresh: bool = True) -> None:
-    keys = catalog_cache.offer_keys(pks=offers)
+def _remember_offers(
+    *, offers: dict[int, Offer | Literal[False]], version: int, fresh: bool = True
+) -> None:
+    keys = catalog_cache.offer_keys(pks=offers, version=version)
     lifetime = catalog_cache.ttl(kind="price") if fresh else math.ceil(replica_catch_up_seconds())
     cache.set_many({keys[pk]: offer for pk, offer in offers.items()}, lifetime)
 
@@ -407,18 +411,19 @@ def get_product_offers(*, pks: Iterable[int]) -> dict[int, Offer]:
     Cached per product for the price TTL; one cache round trip, and one query for the misses.
     Products that do not exist or are not for sale are absent from the result.
     """
-    keys = catalog_cache.offer_keys(pks=set(pks))
-    found = cache.get_many(list(keys.values()))
-    missing = [pk for pk, key in keys.items() if key not in found]
+    names = {pk: catalog_cache.offer_name(pk=pk) for pk in set(pks)}
+    got = catalog_cache.read(names=names.values())
+    found = {pk: got.values[name] for pk, name in names.items()}
+    missing = [pk for pk, offer in found.items() if offer is None]
     if missing:
         offers: dict[int, Offer | Literal[False]] = dict.fromkeys(missing, NOT_FOR_SALE)
         # From the primary: a replica still behind could cache stock an order just took. While
         # the primary is away, from a replica, kept briefly (orders check stock on the primary).
         listed, fresh = read_fresh(lambda: list(_listed_products().filter(pk__in=missing)))
         offers.update({product.pk: _offer(product=product) for product in listed})
-        _remember_offers(offers=offers, fresh=fresh)
-        found.update({keys[pk]: offer for pk, offer in offers.items()})
-    return {pk: found[key] for pk, key in keys.items() if found.get(key)}
+        _remember_offers(offers=offers, version=got.version, fresh=fresh)
+        found.update(offers)
+    return {pk: offer for pk, offer in found.items() if offer}
 
 
 def _build_home() -> HomePage:
@@ -433,4 +438,4 @@ def _build_home() -> HomePage:
 
 def get_home() -> HomePage:
     """Return the home page's featured products (topped up with the newest)."""
-    return catalog_cache.cached(key=catalog_cache.home_key(), kind="home", build=_build_home)
+    return catalog_cache.cached(name=catalog_cache.HOME, kind="home", build=_build_home)

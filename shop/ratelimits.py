@@ -41,8 +41,10 @@ from django.core.cache import caches
 from django.http import HttpRequest
 from django.utils.http import urlsafe_base64_decode
 from django_ratelimit import ALL
+from django_ratelimit import core as ratelimit_core
 from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
+from redis.exceptions import RedisError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -220,16 +222,59 @@ def count_request(request: HttpRequest, *names: str) -> None:
     for name in names:
         limit = LIMITS[name]
         requests, seconds = current_rate(name)
-        usage = get_usage(
-            request,
-            group=name,
-            key=limit.key,
-            rate=(requests, seconds),
-            method=limit.method,
-            increment=True,
-        )
+        if limit.key in _ONE_TRIP_KEYS and _redis_client() is not None:
+            usage = _count_in_one_trip(request, name, limit, requests, seconds)
+        else:
+            usage = get_usage(
+                request,
+                group=name,
+                key=limit.key,
+                rate=(requests, seconds),
+                method=limit.method,
+                increment=True,
+            )
         if usage is not None and usage["should_limit"]:
             raise RateLimited(name, requests, seconds, retry_after=max(1, usage["time_left"]))
+
+
+# django-ratelimit counts with an add, then an incr: two round trips to Redis. This script does
+# both in one, on the very key and window django-ratelimit uses (its own helpers make them), so
+# the two ways count together. The fudge is django-ratelimit's EXPIRATION_FUDGE.
+_COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+_ONE_TRIP_KEYS = {"user_or_ip": ratelimit_core.user_or_ip, "ip": ratelimit_core._get_ip}
+
+
+def _redis_client():
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    client = getattr(cache, "client", None)
+    return client if hasattr(client, "get_client") else None
+
+
+def _count_in_one_trip(
+    request: HttpRequest, name: str, limit: Limit, requests: int, seconds: int
+) -> dict | None:
+    """get_usage(increment=True) for a user or address key, in one round trip to Redis."""
+    if not settings.RATELIMIT_ENABLE or not ratelimit_core._method_match(request, limit.method):
+        return None
+    assert isinstance(limit.key, str)  # noqa: S101 (only the string keys of _ONE_TRIP_KEYS)
+    value = _ONE_TRIP_KEYS[limit.key](request)
+    rate = (requests, seconds)
+    window = ratelimit_core._get_window(value, seconds)
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    key = cache.make_key(ratelimit_core._make_cache_key(name, window, rate, value, limit.method))
+    try:
+        count = (
+            _redis_client()
+            .get_client(write=True)
+            .eval(_COUNT_SCRIPT, 1, key, seconds + ratelimit_core.EXPIRATION_FUDGE)
+        )
+    except (RedisError, OSError):
+        return None  # Redis down: uncounted (RATELIMIT_FAIL_OPEN), as get_usage does
+    return {"should_limit": count > requests, "time_left": window - int(time.time())}
 
 
 def ratelimit(*names: str):

@@ -168,3 +168,26 @@ def operator(db):
 def operator_client(client, operator):
     client.force_login(operator)
     return client
+
+
+@dataclass
+class RoundTrips:
+    """Redis round trips counted while the fixture lives (a pipeline or a script is one)."""
+
+    count: int = 0
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch) -> RoundTrips:
+    """Count every request sent to any Redis server: one per command, pipeline or script."""
+    import redis.connection
+
+    trips = RoundTrips()
+    send = redis.connection.Connection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        trips.count += 1
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    return trips

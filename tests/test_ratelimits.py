@@ -436,3 +436,22 @@ def test_a_view_naming_an_unknown_limit_is_refused_when_it_is_defined():
 )
 def test_a_wait_in_words_is_rounded_up_never_shorter_than_the_wait(seconds, words):
     assert describe_wait(seconds) == words
+
+
+def test_a_request_is_counted_in_one_redis_round_trip_on_django_ratelimits_own_key(
+    redis_cache, redis_round_trips
+):
+    from django.test import RequestFactory
+
+    from shop.ratelimits import count_request, current_rate
+
+    request = RequestFactory().get("/c/kitchen/", REMOTE_ADDR="203.0.113.9")
+    request.user = SimpleNamespace(is_authenticated=False)
+    redis_round_trips.count = 0
+    count_request(request, "browsing")
+    assert redis_round_trips.count == 1
+    # django-ratelimit reads the same count: the two ways of counting add up.
+    usage = django_ratelimit.core.get_usage(
+        request, group="browsing", key="user_or_ip", rate=current_rate("browsing")
+    )
+    assert usage["count"] == 1
